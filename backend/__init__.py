@@ -1,0 +1,1 @@
+"""MiniLM Studio backend: data, models, jobs. Never imports gradio."""
