@@ -44,7 +44,8 @@ def _from_known_keys(cls, values: dict[str, Any]):
 class DataSpec:
     """Which CSV files to read and how their columns are used.
 
-    Columns left as None are guessed from the headers; task None is detected from the label column.
+    Columns left as None are guessed from the headers (text_pair_column "" means: no second text, do not guess);
+    task None is detected from the label column.
     Without an eval CSV, `eval_fraction` of the training rows is held out by a stratified split with `split_seed`.
     """
 

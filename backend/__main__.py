@@ -1,0 +1,153 @@
+"""The command line: `python -m backend <command>`. Same job spec as the UI; JSON on stdout for scripts.
+
+Unusable input exits 2 with one readable line on stderr, never a traceback (`--debug` shows it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from backend.schemas import DataSpec, JobSpec, StudioError, TASK_KINDS
+
+EXIT_USAGE = 2
+
+
+def add_column_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--eval-csv", help="validation CSV; without it a stratified split of the training CSV is held out")
+    parser.add_argument("--text-column", help="column with the text (guessed from the headers when left out)")
+    parser.add_argument("--text-pair-column", help="column with the second text, for text-pair tasks")
+    parser.add_argument("--label-column", help="column with the label (guessed when left out)")
+    parser.add_argument("--task", choices=sorted(TASK_KINDS), help="task kind (detected from the label column when left out)")
+
+
+def data_spec_from(args: argparse.Namespace, csv: str) -> DataSpec:
+    return DataSpec(
+        train_csv=csv, eval_csv=args.eval_csv, text_column=args.text_column,
+        text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
+    )
+
+
+def print_json(value) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from backend import catalog
+
+    rows = catalog.list_models()
+    if args.json:
+        print_json(rows)
+        return 0
+    print(f"{'key':<14} {'model':<34} {'params':>7}  {'hub id':<38} where")
+    for row in rows:
+        params = f"{row['num_parameters'] / 1e6:.1f}M" if row.get("num_parameters") else "?"
+        where = row["source"] + (f": {row['reason']}" if row.get("reason") else "")
+        print(f"{row['key']:<14} {row['display_name']:<34} {params:>7}  {row.get('hub_id') or '-':<38} {where}")
+    for role in ("minilm", "bert"):
+        _, why = catalog.default_model(role)
+        print(f"default {role}: {why}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from backend import data
+
+    print_json(data.validate(data_spec_from(args, args.csv)).to_dict())
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from backend import tokenization
+
+    print_json(tokenization.preview_data(data_spec_from(args, args.csv), args.model, args.max_length, args.rows))
+    return 0
+
+
+def job_spec_from(args: argparse.Namespace) -> JobSpec:
+    if args.config:
+        spec = JobSpec.load(args.config)
+    else:
+        if not args.train_csv or not args.model:
+            raise StudioError("train needs --train-csv and --model (or --config spec.json).")
+        spec = JobSpec(data=data_spec_from(args, args.train_csv), model=args.model)
+    for name in ("epochs", "max_steps", "batch_size", "learning_rate", "max_length", "seed", "eval_every_steps",
+                 "early_stopping_patience", "precision"):
+        value = getattr(args, name)
+        if value is not None:
+            setattr(spec, name, value)
+    return spec
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from backend import trainer
+
+    spec = job_spec_from(args)
+    results = trainer.train(spec, Path(args.output_dir), resume=args.resume)
+    if results:  # only the main process returns results under `accelerate launch`
+        print_json(results)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m backend", description="MiniLM Studio from a terminal.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    models = commands.add_parser("models", help="the model catalog and where each model resolves right now")
+    models.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    models.set_defaults(run=cmd_models)
+
+    validate = commands.add_parser("validate", help="check a CSV and print a JSON report")
+    validate.add_argument("csv")
+    add_column_options(validate)
+    validate.set_defaults(run=cmd_validate)
+
+    preview = commands.add_parser("preview", help="token length statistics and tokenized sample rows")
+    preview.add_argument("csv")
+    preview.add_argument("--model", required=True, help="catalog key (see `models`) or a local model folder")
+    preview.add_argument("--max-length", type=int, default=128)
+    preview.add_argument("--rows", type=int, default=5, help="how many sample rows to show as tokens")
+    add_column_options(preview)
+    preview.set_defaults(run=cmd_preview)
+
+    train = commands.add_parser("train", help="fine-tune a model; writes a run folder")
+    train.add_argument("--config", help="a spec.json (e.g. from a run folder); other options override it")
+    train.add_argument("--train-csv")
+    train.add_argument("--model", help="catalog key or local model folder")
+    add_column_options(train)
+    train.add_argument("--epochs", type=float)
+    train.add_argument("--max-steps", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--max-length", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--eval-every-steps", type=int)
+    train.add_argument("--early-stopping-patience", type=int)
+    train.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"])
+    train.add_argument("--output-dir", required=True)
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
+    train.set_defaults(run=cmd_train)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except StudioError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `... | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
