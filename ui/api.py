@@ -1,0 +1,67 @@
+"""The named API endpoints (gradio_client), each meaning what the CLI command of the same purpose means.
+
+They return the same JSON the CLI prints; an unusable input raises gr.Error with the CLI's one-line message.
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+from backend import data, tokenization
+from backend.schemas import DataSpec, StudioError
+from backend.services import Services
+from ui.session import owner_of
+
+
+def user_errors(fn):
+    """StudioError -> gr.Error, so an API caller reads the same sentence the CLI prints."""
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except StudioError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+    return wrapper
+
+
+def _path(file: FileData | dict | None) -> str | None:
+    if file is None:
+        return None
+    return file["path"] if isinstance(file, dict) else file.path
+
+
+def register(services: Services) -> None:
+    """Declare the endpoints inside the current gr.Blocks."""
+
+    def data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task) -> DataSpec:
+        owner = owner_of(request)
+        if _path(train_csv) is None:
+            raise StudioError("Send a training CSV as train_csv.")
+        evaluation = _path(eval_csv)
+        return DataSpec(
+            train_csv=str(services.keep_upload(_path(train_csv), owner)),
+            eval_csv=str(services.keep_upload(evaluation, owner)) if evaluation else None,
+            text_column=text_column or None, text_pair_column=text_pair_column or None,
+            label_column=label_column or None, task=task or None,
+        )
+
+    @user_errors
+    def validate_csv(train_csv: FileData, eval_csv: FileData | None = None, text_column: str = "",
+                     text_pair_column: str = "", label_column: str = "", task: str = "",
+                     request: gr.Request = None) -> dict:
+        """Check a CSV: rows, columns, chosen columns, detected task, label counts and warnings (like `python -m backend validate`)."""
+        spec = data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task)
+        return data.validate(spec).to_dict()
+
+    @user_errors
+    def preview_tokens(train_csv: FileData, model: str = "", max_length: int = 128, text_column: str = "",
+                       text_pair_column: str = "", label_column: str = "", rows: int = 5,
+                       request: gr.Request = None) -> dict:
+        """Token length statistics and tokenized sample rows for a model, with the BERT-Base side beside it (like `python -m backend preview`)."""
+        spec = data_spec(request, train_csv, None, text_column, text_pair_column, label_column, "")
+        return tokenization.preview_data(spec, model or None, int(max_length), int(rows))
+
+    gr.api(validate_csv, api_name="validate_csv")
+    gr.api(preview_tokens, api_name="preview_tokens")

@@ -1,0 +1,52 @@
+"""build_app(services): the tabs assembled, nothing else."""
+from __future__ import annotations
+
+import gradio as gr
+
+from backend.services import Services
+from ui import api
+from ui.tabs.data_tab import create_data_tab
+
+CSS = """
+.token-row { margin: 0 0 10px 0; line-height: 2.1; }
+.token-row .row-label { font-size: 12px; color: var(--body-text-color-subdued); margin-right: 6px; }
+.tok { display: inline-block; padding: 0 5px; margin: 2px 2px; border-radius: 4px; font-family: var(--font-mono);
+       font-size: 13px; background: #e8eefc; color: #1d2a4d; border: 1px solid #c9d6f5; }
+.tok.special { background: #f1e4fb; border-color: #d7b8f0; color: #4c1d6b; }
+.tok.unk { background: #fde2e1; border-color: #f5a3a0; color: #7a1512; font-weight: 600; }
+.tok.cut { opacity: 0.45; text-decoration: line-through; }
+.tok .meta { display: block; font-size: 10px; line-height: 1.1; color: #5b6478; text-align: center; }
+.studio-note { font-size: 14px; }
+.studio-error { border-left: 4px solid #d9362b; padding: 6px 12px; background: #fdecea; color: #5f1410; border-radius: 4px; }
+.studio-warn { border-left: 4px solid #e0a100; padding: 6px 12px; background: #fff7e0; color: #4d3800; border-radius: 4px; }
+"""
+
+INTRO = """# MiniLM Studio
+Fine-tune MiniLM on your own CSV, watch it learn, and see how it stands against BERT-Base on **your** data:
+quality, size and speed. Start on the **Data** tab: upload a CSV or pick a sample."""
+
+
+def build_app(services: Services) -> gr.Blocks:
+    with gr.Blocks(title="MiniLM Studio") as app:
+        gr.Markdown(INTRO)
+        data_spec = gr.State(None)  # the checked DataSpec as a dict, for the tabs that come after Data
+        with gr.Tabs():
+            with gr.Tab("Data", id="data"):
+                create_data_tab(services, data_spec)
+        api.register(services)
+    return app
+
+
+def launch_options(services: Services) -> dict:
+    """Launch settings that keep a shared server private and offline-friendly."""
+    theme = gr.themes.Soft(
+        font=["ui-sans-serif", "system-ui", "sans-serif"],  # no web fonts: classrooms may be offline
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    )
+    return {
+        "theme": theme,
+        "css": CSS,
+        "footer_links": ["api"],
+        "enable_monitoring": False,
+        "show_error": True,
+    }

@@ -1,0 +1,168 @@
+"""Data tab: upload or pick a CSV, map its columns, read the check, preview how the model tokenizes it."""
+from __future__ import annotations
+
+import html
+from dataclasses import asdict
+
+import gradio as gr
+
+from backend import catalog, data, tokenization
+from backend.schemas import DataSpec, StudioError, TASK_KINDS
+from backend.services import Services, sample_files
+from ui import charts
+from ui.session import owner_of
+
+NONE = "(none)"
+AUTO = "auto"
+SAMPLE_TITLES = {  # file in sample_data/ -> button text; files not listed get their file name
+    "sentiment_reviews.csv": "Sentiment reviews",
+    "paraphrase_pairs.csv": "Paraphrase pairs",
+    "similarity_scores.csv": "Similarity scores",
+}
+TASK_CHOICES = [("Detect from the label column", AUTO)] + [(name, key) for key, name in TASK_KINDS.items()]
+
+
+def create_data_tab(services: Services, data_spec: gr.State) -> None:
+    gr.Markdown("### 1 · Your data\nUpload a training CSV (and a validation CSV if you have one), or try a sample.")
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                train_file = gr.File(label="Training CSV", file_types=[".csv", ".tsv", ".txt"], type="filepath")
+                eval_file = gr.File(label="Validation CSV (optional)", file_types=[".csv", ".tsv", ".txt"], type="filepath")
+            with gr.Row():
+                sample_buttons = [(gr.Button(SAMPLE_TITLES.get(name, name), size="sm"), path)
+                                  for name, path in sample_files().items()]
+        with gr.Column(scale=2):
+            text_column = gr.Dropdown(label="Text column", choices=[], interactive=True)
+            pair_column = gr.Dropdown(label="Second text column (for text pairs)", choices=[NONE], value=NONE, interactive=True)
+            label_column = gr.Dropdown(label="Label column", choices=[], interactive=True)
+            task = gr.Dropdown(label="Task", choices=TASK_CHOICES, value=AUTO, interactive=True)
+    status = gr.HTML()
+    with gr.Row():
+        balance = gr.BarPlot(x="label", y="rows", color="split", title="Rows per class", visible=False, height=260)
+        samples = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=260)
+    with gr.Accordion("Full report (JSON, as `python -m backend validate` prints it)", open=False):
+        report_json = gr.JSON()
+
+    gr.Markdown("### 2 · Tokenization preview\nHow the model splits your texts into word pieces, and how long they get.")
+    with gr.Row():
+        model = gr.Dropdown(label="Model", choices=model_choices(), value=default_key("minilm"), interactive=True)
+        max_length = gr.Slider(16, 512, value=128, step=8, label="Max length (tokens)",
+                               info="Longer texts are cut here. Shorter is faster; the suggestion keeps 95% of rows whole.")
+        show_ids = gr.Checkbox(label="Show token ids and attention mask", value=False)
+    model_note = gr.Markdown(elem_classes="studio-note")
+    with gr.Row():
+        stats = gr.Dataframe(label="Token lengths", interactive=False)
+        histogram = gr.LinePlot(x="tokens", y="rows", color="tokenizer", title="Rows by token length", height=260,
+                                x_title="tokens per row (special tokens included)")
+    tokens = gr.HTML()
+
+    columns = [text_column, pair_column, label_column, task]
+    check_outputs = [data_spec, text_column, pair_column, label_column, task, status, balance, samples, report_json]
+    preview_inputs = [data_spec, model, max_length, show_ids]
+    preview_outputs = [model_note, stats, histogram, tokens]
+
+    def on_files(train, evaluation, request: gr.Request):
+        return check(services, owner_of(request), train, evaluation, None)
+
+    def on_columns(train, evaluation, text, pair, label, kind, request: gr.Request):
+        chosen = {"text_column": text, "text_pair_column": "" if pair == NONE else pair,
+                  "label_column": label, "task": None if kind == AUTO else kind}
+        return check(services, owner_of(request), train, evaluation, chosen)
+
+    for event in (train_file.upload, eval_file.upload, train_file.clear, eval_file.clear):
+        event(on_files, [train_file, eval_file], check_outputs, api_visibility="private").then(
+            preview, preview_inputs, preview_outputs, api_visibility="private")
+    for control in columns:
+        control.input(on_columns, [train_file, eval_file] + columns, check_outputs, api_visibility="private").then(
+            preview, preview_inputs, preview_outputs, api_visibility="private")
+    for button, path in sample_buttons:
+        button.click(lambda p=str(path): (p, None), None, [train_file, eval_file], api_visibility="private").then(
+            on_files, [train_file, eval_file], check_outputs, api_visibility="private").then(
+            preview, preview_inputs, preview_outputs, api_visibility="private")
+    for control in (model, max_length):
+        control.input(preview, preview_inputs, preview_outputs, api_visibility="private")
+    show_ids.input(preview, preview_inputs, preview_outputs, api_visibility="private")
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """Available models first, each labelled truthfully with its size and where it comes from."""
+    choices = []
+    for row in catalog.list_models():
+        if row["available"]:
+            size = f"{row['num_parameters'] / 1e6:.1f}M" if row.get("num_parameters") else "size unknown"
+            choices.append((f"{row['display_name']} · {size} · {row['source']}", row["key"]))
+    return choices
+
+
+def default_key(role: str) -> str | None:
+    resolution, _ = catalog.default_model(role)
+    return resolution.key if resolution.available else None
+
+
+def check(services: Services, owner: str, train: str | None, evaluation: str | None, chosen: dict | None):
+    """Validate the files with the chosen (or guessed) columns; every output of the check at once."""
+    if not train:
+        empty = gr.update(choices=[], value=None)
+        return (None, empty, gr.update(choices=[NONE], value=NONE), empty, gr.update(value=AUTO),
+                charts.message_html("warn", ["Upload a training CSV or pick a sample to begin."]),
+                gr.update(visible=False), None, None)
+    try:
+        spec = DataSpec(train_csv=str(services.keep_upload(train, owner)),
+                        eval_csv=str(services.keep_upload(evaluation, owner)) if evaluation else None, **(chosen or {}))
+        report = data.validate(spec).to_dict()
+    except StudioError as exc:
+        return (None, gr.update(), gr.update(), gr.update(), gr.update(), charts.message_html("error", [str(exc)]),
+                gr.update(visible=False), None, None)
+    spec.text_column, spec.text_pair_column = report["text_column"], report["text_pair_column"] or ""
+    spec.label_column, spec.task = report["label_column"], report["task"]
+    headers = report["columns"]
+    balance = charts.label_balance_frame(report)
+    return (
+        asdict(spec),
+        gr.update(choices=headers, value=report["text_column"]),
+        gr.update(choices=[NONE] + headers, value=report["text_pair_column"] or NONE),
+        gr.update(choices=headers, value=report["label_column"]),
+        gr.update(value=report["task"] if chosen and chosen.get("task") else AUTO),
+        summary_html(report) + charts.message_html("warn", report["warnings"]),
+        gr.update(value=balance, visible=not balance.empty),
+        charts.samples_frame(report),
+        report,
+    )
+
+
+def summary_html(report: dict) -> str:
+    classes = f" · {len(report['labels'])} classes" if report.get("labels") else ""
+    if report.get("label_stats"):
+        stats = report["label_stats"]
+        classes = f" · labels from {stats['min']:g} to {stats['max']:g} (mean {stats['mean']:.2f})"
+    return (
+        f"<p><b>{report['rows']:,}</b> training rows · <b>{report['eval_rows']:,}</b> validation rows "
+        f"({html.escape(report['split'])}) · task: <b>{html.escape(report['task_name'])}</b>{classes}</p>"
+    )
+
+
+def preview(spec: dict | None, model: str | None, max_length: int, show_ids: bool):
+    """Token preview of the checked data for the chosen model and, beside it, the BERT-Base side."""
+    if not spec or not model:
+        return "", None, None, ""
+    try:
+        result = tokenization.preview_data(DataSpec(**spec), model, int(max_length))
+    except StudioError as exc:
+        return "", None, None, charts.message_html("error", [str(exc)])
+    previews = {result["display_name"]: result}
+    if result["bert"]:
+        previews[result["bert"]["display_name"]] = result["bert"]
+    return (
+        preview_note(result),
+        charts.stats_frame(previews),
+        charts.histogram_frame(previews),
+        charts.message_html("warn", result["warnings"]) + charts.tokens_html(result["samples"], show_ids),
+    )
+
+
+def preview_note(result: dict) -> str:
+    note = f"Tokens of **{result['display_name']}** ({result['source']})."
+    if result["bert"]:
+        note += f" Beside it, the BERT-Base side: {result['bert']['why']} {result['bert']['difference']}"
+    return note
