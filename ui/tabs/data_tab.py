@@ -19,6 +19,7 @@ SAMPLE_TITLES = {  # file in sample_data/ -> button text; files not listed get t
     "paraphrase_pairs.csv": "Paraphrase pairs",
     "similarity_scores.csv": "Similarity scores",
 }
+HIDDEN = gr.update(value=None, visible=False)
 TASK_CHOICES = [("Detect from the label column", AUTO)] + [(name, key) for key, name in TASK_KINDS.items()]
 
 
@@ -27,8 +28,10 @@ def create_data_tab(services: Services, data_spec: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
-                train_file = gr.File(label="Training CSV", file_types=[".csv", ".tsv", ".txt"], type="filepath")
-                eval_file = gr.File(label="Validation CSV (optional)", file_types=[".csv", ".tsv", ".txt"], type="filepath")
+                train_file = gr.File(label="Training CSV", file_types=[".csv", ".tsv", ".txt"], type="filepath",
+                                     elem_id="train-csv")
+                eval_file = gr.File(label="Validation CSV (optional)", file_types=[".csv", ".tsv", ".txt"], type="filepath",
+                                    elem_id="eval-csv")
             with gr.Row():
                 sample_buttons = [(gr.Button(SAMPLE_TITLES.get(name, name), size="sm"), path)
                                   for name, path in sample_files().items()]
@@ -40,7 +43,7 @@ def create_data_tab(services: Services, data_spec: gr.State) -> None:
     status = gr.HTML()
     with gr.Row():
         balance = gr.BarPlot(x="label", y="rows", color="split", title="Rows per class", visible=False, height=260)
-        samples = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=260)
+        samples = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=260, visible=False)
     with gr.Accordion("Full report (JSON, as `python -m backend validate` prints it)", open=False):
         report_json = gr.JSON()
 
@@ -52,8 +55,8 @@ def create_data_tab(services: Services, data_spec: gr.State) -> None:
         show_ids = gr.Checkbox(label="Show token ids and attention mask", value=False)
     model_note = gr.Markdown(elem_classes="studio-note")
     with gr.Row():
-        stats = gr.Dataframe(label="Token lengths", interactive=False)
-        histogram = gr.LinePlot(x="tokens", y="rows", color="tokenizer", title="Rows by token length", height=260,
+        stats = gr.Dataframe(label="Token lengths", interactive=False, visible=False)
+        histogram = gr.LinePlot(x="tokens", y="rows", color="tokenizer", title="Rows by token length", height=260, visible=False,
                                 x_title="tokens per row (special tokens included)")
     tokens = gr.HTML()
 
@@ -106,14 +109,14 @@ def check(services: Services, owner: str, train: str | None, evaluation: str | N
         empty = gr.update(choices=[], value=None)
         return (None, empty, gr.update(choices=[NONE], value=NONE), empty, gr.update(value=AUTO),
                 charts.message_html("warn", ["Upload a training CSV or pick a sample to begin."]),
-                gr.update(visible=False), None, None)
+                HIDDEN, HIDDEN, None)
     try:
         spec = DataSpec(train_csv=str(services.keep_upload(train, owner)),
                         eval_csv=str(services.keep_upload(evaluation, owner)) if evaluation else None, **(chosen or {}))
         report = data.validate(spec).to_dict()
     except StudioError as exc:
         return (None, gr.update(), gr.update(), gr.update(), gr.update(), charts.message_html("error", [str(exc)]),
-                gr.update(visible=False), None, None)
+                HIDDEN, HIDDEN, None)
     spec.text_column, spec.text_pair_column = report["text_column"], report["text_pair_column"] or ""
     spec.label_column, spec.task = report["label_column"], report["task"]
     headers = report["columns"]
@@ -126,7 +129,7 @@ def check(services: Services, owner: str, train: str | None, evaluation: str | N
         gr.update(value=report["task"] if chosen and chosen.get("task") else AUTO),
         summary_html(report) + charts.message_html("warn", report["warnings"]),
         gr.update(value=balance, visible=not balance.empty),
-        charts.samples_frame(report),
+        gr.update(value=charts.samples_frame(report), visible=True),
         report,
     )
 
@@ -145,18 +148,18 @@ def summary_html(report: dict) -> str:
 def preview(spec: dict | None, model: str | None, max_length: int, show_ids: bool):
     """Token preview of the checked data for the chosen model and, beside it, the BERT-Base side."""
     if not spec or not model:
-        return "", None, None, ""
+        return "", HIDDEN, HIDDEN, ""
     try:
         result = tokenization.preview_data(DataSpec(**spec), model, int(max_length))
     except StudioError as exc:
-        return "", None, None, charts.message_html("error", [str(exc)])
+        return "", HIDDEN, HIDDEN, charts.message_html("error", [str(exc)])
     previews = {result["display_name"]: result}
     if result["bert"]:
         previews[result["bert"]["display_name"]] = result["bert"]
     return (
         preview_note(result),
-        charts.stats_frame(previews),
-        charts.histogram_frame(previews),
+        gr.update(value=charts.stats_frame(previews), visible=True),
+        gr.update(value=charts.histogram_frame(previews), visible=True),
         charts.message_html("warn", result["warnings"]) + charts.tokens_html(result["samples"], show_ids),
     )
 

@@ -1,0 +1,83 @@
+"""`python -m backend`: JSON on stdout, one readable line and exit 2 for unusable input, never a traceback."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backend.__main__ import main
+from tests.conftest import FIXTURES, SAMPLE_DATA
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "backend", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_validate_prints_the_report_as_json(capsys):
+    assert main(["validate", str(SAMPLE_DATA / "paraphrase_pairs.csv")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "pair_classification"
+    assert (report["text_column"], report["text_pair_column"], report["label_column"]) == ("sentence1", "sentence2", "label")
+    assert sum(report["label_counts"].values()) == report["rows"]
+
+
+def test_validate_takes_column_choices(capsys):
+    assert main(["validate", str(FIXTURES / "support_tickets.csv"), "--text-column", "comment",
+                 "--label-column", "urgent"]) == 0
+    assert json.loads(capsys.readouterr().out)["labels"] == ["no", "yes"]
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("gzip_renamed.csv", "gzip archive"),
+    ("empty.csv", "empty"),
+    ("single_class.csv", "nothing to learn"),
+])
+def test_unusable_input_exits_2_with_one_line_and_no_traceback(name, fragment):
+    result = run_cli("validate", str(FIXTURES / "malformed" / name))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_column_names_the_available_ones(capsys):
+    assert main(["validate", str(FIXTURES / "support_tickets.csv"), "--label-column", "priority"]) == 2
+    error = capsys.readouterr().err
+    assert "priority" in error and "comment" in error
+
+
+def test_preview_reports_length_statistics_and_tokens(capsys, tiny_model_dir):
+    assert main(["preview", str(SAMPLE_DATA / "sentiment_reviews.csv"), "--model", str(tiny_model_dir),
+                 "--max-length", "16", "--rows", "2"]) == 0
+    preview = json.loads(capsys.readouterr().out)
+    for key in ("mean", "p50", "p95", "max", "truncated_share", "unk_rate", "suggested_max_length"):
+        assert key in preview
+    assert preview["truncated_share"] > 0  # 16 tokens cut some reviews
+    assert len(preview["samples"]) == 2
+    assert preview["samples"][0]["tokens"][0] == {"token": "[CLS]", "id": 101, "kind": "special"}
+
+
+def test_models_lists_the_catalog_with_where_each_resolves(capsys):
+    assert main(["models", "--json"]) == 0
+    rows = {row["key"]: row for row in json.loads(capsys.readouterr().out)}
+    assert {"minilm-l12", "all-minilm-l6", "bert-base", "mpnet-base"} <= set(rows)
+    assert rows["all-minilm-l6"]["source"] == "packaged"
+    assert rows["bert-base"]["source"] == "unavailable"
+    assert "not available offline" in rows["bert-base"]["reason"]
+
+
+def test_models_table_says_which_defaults_were_chosen():
+    result = run_cli("models")
+    assert result.returncode == 0
+    assert "default minilm: " in result.stdout and "all-MiniLM-L6-v2" in result.stdout
+    assert "default bert: " in result.stdout and "MPNet-base" in result.stdout
