@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 
 THINGS = ["hotel room", "pizza", "phone", "film", "novel", "pair of headphones", "coffee", "delivery",
           "yoga class", "laptop", "restaurant", "concert", "jacket", "app update", "train journey"]
-ASPECTS = ["service", "price", "sound", "battery", "staff", "design", "ending", "packaging", "seats", "menu"]
+ASPECTS = ["service", "price", "sound", "battery", "staff", "design", "ending", "packaging", "seating", "menu"]
 TONES = {
     "positive": {
         "adjectives": ["wonderful", "excellent", "fantastic", "delightful", "superb", "lovely", "brilliant"],
