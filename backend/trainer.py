@@ -1,0 +1,485 @@
+"""train(spec, run_dir): fine-tune one model on one CSV with Accelerate. Runs in its own process.
+
+    python -m backend.trainer --run-dir DIR [--resume]
+    accelerate launch --multi_gpu --num_processes 2 -m backend.trainer --run-dir DIR   (2 processes, also on CPU)
+
+(`accelerate launch --cpu --num_processes 2` starts a single process in accelerate 1.15: its --cpu path uses
+the simple launcher. With --multi_gpu on a machine without CUDA the processes form a CPU/gloo group.)
+
+The loop follows accelerate's examples/nlp_example.py: create the Accelerator, build the dataloaders, prepare,
+loop, evaluate. What varies per run (early stopping, divergence, checkpoints, stop signals) lives in small
+functions below the loop; the run folder's files are written by backend.runs, the metrics by backend.tracking.
+
+Exit codes of the entry point: 0 completed or stopped (see outcome.json), 1 failed unexpectedly (traceback on
+stderr), 2 failed on the input (one readable line on stderr), 3 diverged.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from backend import catalog, data, runs
+from backend.batching import build_dataloaders, encode
+from backend.metrics import compute_metrics, is_improvement, main_metric
+from backend.runs import forget_attempt, save_checkpoint, save_model
+from backend.schemas import JobSpec, StudioError
+from backend.tracking import MetricsFile, Progress, Window, truncate_metrics
+
+EVALUATIONS_PER_RUN, MIN_EVAL_INTERVAL = 10, 10  # automatic eval interval: ~10 per run, not more often than 10 steps
+LOG_POINTS, MAX_LOG_INTERVAL = 100, 50  # ~100 points on the loss curve, at least one every 50 steps
+MAX_GRAD_NORM = 1.0  # as the transformers Trainer: keeps early steps of a fresh head from blowing up
+EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3}  # and 2: a StudioError (the input's fault)
+
+
+def train(spec: JobSpec, run_dir: Path, resume: bool = False, *, on_step=None) -> dict:
+    """Run the job and return results.json's content plus the outcome's "state" and "reason".
+
+    `on_step(progress)` is called after every optimizer step (tests use it to interrupt a run at a given step).
+    Writes outcome.json as its very last act, also when it fails; the error is re-raised after that.
+    """
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # one bar on stderr (ours), not one per model save
+    run_dir = Path(run_dir)
+    with StopSignal() as stop:
+        try:
+            results = retry_on_oom(lambda s: _train_once(s, run_dir, resume, stop, on_step), spec,
+                                   lambda smaller: forget_attempt(run_dir))
+        except Exception as exc:
+            _write_outcome(run_dir, Outcome("failed", failure_reason(exc)))
+            raise
+    _write_outcome(run_dir, Outcome(results["state"], results["reason"]))
+    return results
+
+
+def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, on_step) -> dict:
+    accelerator = make_accelerator(spec, run_dir)
+    if accelerator.is_main_process:
+        runs.write_spec(run_dir, spec)
+    torch.manual_seed(spec.seed)  # the new classification head starts the same way in every run of this spec
+    splits = data.load_splits(spec.data)
+    tokenizer = catalog.load_tokenizer(spec.model)
+    model = catalog.load_model(spec.model, splits.task, splits.labels)
+    train_dl, eval_dl = _build_dataloaders(spec, splits, tokenizer, model)
+    sampler = train_dl.batch_sampler  # kept: after prepare it may sit inside accelerate's shard wrapper
+    optimizer = make_optimizer(model, spec)
+
+    model, optimizer, train_dl, eval_dl = accelerator.prepare(model, optimizer, train_dl, eval_dl)
+    # Built after prepare: prepare shards the training loader over processes, which changes its length.
+    schedule = Schedule.for_run(spec, len(train_dl))
+    scheduler = schedule.lr_scheduler(optimizer, spec.warmup_ratio)
+    progress = Progress()
+    # save_state/load_state then carry these two along with the model, optimizer and RNG states.
+    accelerator.register_for_checkpointing(scheduler, progress)
+    if resume:
+        restore(accelerator, run_dir, progress)
+    elif accelerator.is_main_process:
+        forget_attempt(run_dir)
+    accelerator.init_trackers("minilm-studio")
+    accelerator.print(f"Training {spec.model} on {len(splits.train)} rows ({splits.task}): {schedule.total_steps} steps, "
+                      f"from step {progress.step}, {accelerator.precision_used} on {describe_device(accelerator)}, "
+                      f"{accelerator.num_processes} process(es).", flush=True)
+
+    task = splits.task
+    health, watchers = divergence_check(spec.learning_rate), early_stopping(spec.early_stopping_patience, task)
+    window = Window(accelerator)
+    bar = progress_bar(accelerator, schedule.total_steps, progress.step)
+    outcome = finished(progress, schedule, stopping=False)  # a resumed run may have nothing left to do
+    model.train()
+    while outcome is None:
+        for batch in epoch_batches(accelerator, train_dl, sampler, progress):
+            batch.pop("index")
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+                optimizer.step()
+                if accelerator.sync_gradients:  # our scheduler counts optimizer steps, not micro-batches
+                    scheduler.step()
+                optimizer.zero_grad()
+            window.add(loss.detach(), len(batch["labels"]))
+            progress.batch_in_epoch += 1
+            if not accelerator.sync_gradients:
+                continue
+            progress.finish_step(end_of_epoch=accelerator.gradient_state.end_of_dataloader)
+            bar.update(1)
+            if on_step is not None:
+                on_step(progress)
+            stopping = stop.requested(accelerator)
+            if not (schedule.log_due(progress.step) or stopping):
+                continue
+            record = window.close(progress, schedule, scheduler.get_last_lr()[0])
+            outcome = health(record, progress)
+            if outcome is None and schedule.eval_due(progress.step):
+                record.update(evaluate(accelerator, model, eval_dl, task))
+                keep_best(accelerator, model, tokenizer, run_dir, task, record, progress)
+                outcome = next(filter(None, (watch(record, progress) for watch in watchers)), None)
+            accelerator.log(record, step=progress.step)
+            bar.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
+            healthy = outcome is None or outcome.state != "diverged"  # never checkpoint a broken model
+            if healthy and (stopping or schedule.checkpoint_due(progress.step)):
+                save_checkpoint(accelerator, run_dir, progress.step)
+            outcome = outcome or finished(progress, schedule, stopping)
+            window.restart()
+            if outcome is not None:
+                break
+    bar.close()
+    accelerator.end_training()
+    return _finish(spec, splits, accelerator, model, tokenizer, run_dir, schedule, progress, outcome)
+
+
+def _build_dataloaders(spec: JobSpec, splits, tokenizer, model):
+    """The one seam from tables to batches: tokenize once, then length-grouped, dynamically padded loaders."""
+    config = model.config
+    # The label order is the model config's (id2label), so the saved model describes its own outputs.
+    labels = None if splits.task == "regression" else [config.id2label[i] for i in range(config.num_labels)]
+    train_set = encode(splits.train, tokenizer, spec.max_length, labels)
+    eval_set = encode(splits.eval, tokenizer, spec.max_length, labels)
+    if len(train_set) == 0 or len(eval_set) == 0:
+        raise StudioError("The training or evaluation set is empty; check the CSV files and the eval fraction.")
+    return build_dataloaders(train_set, eval_set, spec.batch_size, spec.seed, tokenizer.pad_token_id,
+                             regression=labels is None)
+
+
+def make_accelerator(spec: JobSpec, run_dir: Path):
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+
+    if spec.batch_size < 1 or spec.gradient_accumulation_steps < 1:
+        raise StudioError("Batch size and gradient accumulation steps must be at least 1.")
+    # Accelerate keeps its settings in process-wide singletons; a second run in one process (tests, an
+    # out-of-memory retry with more accumulation) must start from a clean slate. The process group is kept.
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
+    precision = choose_precision(spec.precision, torch.cuda.is_available())
+    # Launched as several processes on a machine without CUDA (`accelerate launch --multi_gpu` or torchrun):
+    # accelerate forms a CPU (gloo) group only when told cpu=True; otherwise each process would train alone.
+    cpu_group = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    accelerator = Accelerator(cpu=cpu_group, mixed_precision="no" if precision == "fp32" else precision,
+                              gradient_accumulation_steps=spec.gradient_accumulation_steps,
+                              log_with=[MetricsFile(run_dir)])
+    accelerator.precision_used = precision
+    if accelerator.device.type == "cpu":
+        # torch starts one thread per core in every process; processes sharing the cores would then fight.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        torch.set_num_threads(max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    return accelerator
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def choose_precision(requested: str, cuda: bool) -> str:
+    """auto: bf16 (or fp16) on a GPU; bf16 on a CPU with native bf16 instructions; else fp32. Others as asked."""
+    if requested not in PRECISIONS:
+        raise StudioError(f"Unknown precision {requested!r}: use one of {', '.join(PRECISIONS)}.")
+    if requested == "auto":
+        if cuda:
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    if requested == "fp16" and not cuda:
+        raise StudioError("fp16 training needs a GPU; use precision bf16 or fp32 on this machine.")
+    if requested == "bf16" and cuda and not torch.cuda.is_bf16_supported():
+        raise StudioError("This GPU does not support bf16; use precision fp16 or fp32.")
+    return requested
+
+
+def cpu_has_native_bf16() -> bool:
+    """Without avx512_bf16 or amx_bf16 a CPU emulates bf16, which is slower than plain fp32."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return False
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def make_optimizer(model, spec: JobSpec):
+    """AdamW, without weight decay on biases and LayerNorm weights (the 1-D parameters), as in BERT's recipe.
+
+    The fused kernel updates all parameters in one pass: on CPU it cuts the optimizer step of MiniLM ~4x.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": spec.weight_decay},
+              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
+    fused = torch.cuda.is_available() or params[0].device.type == "cpu"
+    return torch.optim.AdamW(groups, lr=spec.learning_rate, fused=fused)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long to train and when to log, evaluate and checkpoint, counted in optimizer steps."""
+
+    total_steps: int
+    steps_per_epoch: int
+    log_every: int
+    eval_every: int
+    checkpoint_every: int | None  # None: whenever it evaluates
+
+    @classmethod
+    def for_run(cls, spec: JobSpec, batches_per_epoch: int) -> "Schedule":
+        steps_per_epoch = math.ceil(batches_per_epoch / spec.gradient_accumulation_steps)
+        total = spec.max_steps or math.ceil(spec.epochs * steps_per_epoch)
+        if total < 1:
+            raise StudioError("Nothing to train: set epochs or max_steps above 0.")
+        eval_every = spec.eval_every_steps or max(MIN_EVAL_INTERVAL, math.ceil(total / EVALUATIONS_PER_RUN))
+        log_every = max(1, min(MAX_LOG_INTERVAL, total // LOG_POINTS))
+        return cls(total, steps_per_epoch, log_every, eval_every, spec.checkpoint_every_steps)
+
+    def eval_due(self, step: int) -> bool:
+        return step % self.eval_every == 0 or step % self.steps_per_epoch == 0 or step >= self.total_steps
+
+    def checkpoint_due(self, step: int) -> bool:
+        return self.eval_due(step) if self.checkpoint_every is None else step % self.checkpoint_every == 0
+
+    def log_due(self, step: int) -> bool:
+        # Every evaluation and checkpoint also logs: the divergence check must pass before anything is saved.
+        return step % self.log_every == 0 or self.eval_due(step) or self.checkpoint_due(step)
+
+    def lr_scheduler(self, optimizer, warmup_ratio: float):
+        from transformers import get_linear_schedule_with_warmup
+
+        return get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * self.total_steps), self.total_steps)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str  # completed | diverged | stopped | failed
+    reason: str
+
+
+def divergence_check(learning_rate: float):
+    def check(record: dict, progress: Progress) -> Outcome | None:
+        if math.isfinite(record["loss"]):
+            return None
+        return Outcome("diverged", f"The training loss became {record['loss']} at step {progress.step}; lower the "
+                                   f"learning rate (e.g. to {learning_rate / 10:g}) and start again.")
+    return check
+
+
+def early_stopping(patience: int | None, task: str) -> list:
+    """A list of watchers: empty without patience, so the loop needs no `if patience` of its own."""
+    if not patience:
+        return []
+
+    def watch(record: dict, progress: Progress) -> Outcome | None:
+        if progress.evals_since_best < patience:
+            return None
+        return Outcome("completed", f"Stopped early: {main_metric(task)} did not improve in {patience} evaluations; "
+                                    f"the model kept is from step {progress.best_step}.")
+    return [watch]
+
+
+def finished(progress: Progress, schedule: Schedule, stopping: bool) -> Outcome | None:
+    if progress.step >= schedule.total_steps:  # a stop request on the last step changes nothing
+        return Outcome("completed", f"Trained {progress.step} steps.")
+    if stopping:
+        return Outcome("stopped", f"Stopped at step {progress.step} of {schedule.total_steps} with a checkpoint; "
+                                  "resume to continue.")
+    return None
+
+
+def epoch_batches(accelerator, train_dl, sampler, progress: Progress):
+    """This epoch's batches, skipping those a resumed run already trained on (only indices are skipped).
+
+    Both the sampler and the loader are told the epoch: the loader hands the sampler its own pass count at
+    every pass (0 in a resumed process), and the skipping loader copies that count from it.
+    """
+    sampler.set_epoch(progress.epoch)
+    train_dl.set_epoch(progress.epoch)
+    if progress.batch_in_epoch == 0:
+        return train_dl
+    return accelerator.skip_first_batches(train_dl, progress.batch_in_epoch)
+
+
+def evaluate(accelerator, model, eval_dl, task: str) -> dict:
+    """eval_* metrics over the whole evaluation set, gathered from every process."""
+    started = time.perf_counter()
+    model.eval()
+    parts = {"logits": [], "labels": [], "index": []}
+    with torch.inference_mode():
+        for batch in eval_dl:
+            index, labels = batch.pop("index"), batch.pop("labels")
+            logits = model(**batch).logits.float()
+            # Processes may hold batches of different sizes: pad, gather, then drop the padding (index -1)
+            # and the rows accelerate repeated so that every process had as many batches as the others.
+            for name, tensor in (("logits", logits), ("labels", labels), ("index", index)):
+                padded = accelerator.pad_across_processes(tensor, dim=0, pad_index=-1)
+                parts[name].append(accelerator.gather(padded).cpu())
+    model.train()
+    index = torch.cat(parts["index"]).numpy()
+    values, first = np.unique(index, return_index=True)
+    keep = first[values >= 0]
+    logits, labels = (torch.cat(parts[name]).numpy()[keep] for name in ("logits", "labels"))
+    scores = compute_metrics(task, logits, labels)
+    scores["runtime_s"] = round(time.perf_counter() - started, 3)
+    return {f"eval_{name}": value for name, value in scores.items()}
+
+
+def keep_best(accelerator, model, tokenizer, run_dir: Path, task: str, record: dict, progress: Progress) -> None:
+    """Track the main metric; when it improves, the model becomes run_dir/model."""
+    metrics = {key[len("eval_"):]: value for key, value in record.items()
+               if key.startswith("eval_") and key != "eval_runtime_s"}
+    progress.last_metrics = metrics
+    value = metrics[main_metric(task)]
+    if not is_improvement(task, value, progress.best_value):
+        progress.evals_since_best += 1
+        return
+    progress.best_value, progress.best_step, progress.best_metrics = value, progress.step, metrics
+    progress.evals_since_best = 0
+    save_model(accelerator, model, tokenizer, run_dir)
+
+
+def restore(accelerator, run_dir: Path, progress: Progress) -> None:
+    """Continue from the last complete checkpoint; without one (stopped before the first), start over."""
+    checkpoint = runs.latest_checkpoint(run_dir)
+    if accelerator.is_main_process:
+        runs.recover_model_folder(run_dir)
+    if checkpoint is None:
+        if accelerator.is_main_process:
+            forget_attempt(run_dir)
+        return
+    accelerator.load_state(str(checkpoint))
+    if accelerator.is_main_process:
+        truncate_metrics(run_dir, progress.step)  # the steps after the checkpoint are trained (and logged) again
+
+
+class StopSignal:
+    """SIGTERM/SIGINT ask for a graceful stop: finish the step, checkpoint, outcome "stopped", exit 0.
+
+    A second signal acts as it normally would, so a person pressing Ctrl-C twice gets out at once.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __enter__(self) -> "StopSignal":
+        self.flag, self.previous = False, {}
+        if threading.current_thread() is threading.main_thread():  # Python allows handlers only there
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.flag = True
+        signal.signal(signum, self.previous.get(signum, signal.SIG_DFL))
+
+    def __exit__(self, *exc_info) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def requested(self, accelerator) -> bool:
+        if accelerator.num_processes == 1:
+            return self.flag
+        # All processes must stop after the same step, or the others would wait forever in the next all-reduce.
+        if self.flag:
+            accelerator.set_trigger()
+        return accelerator.check_trigger()
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
+
+
+def retry_on_oom(attempt, spec: JobSpec, before_retry):
+    """attempt(spec); on out-of-memory, halve the batch and double accumulation (same effective batch), retry."""
+    while True:
+        try:
+            return attempt(spec)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            if spec.batch_size == 1:
+                raise StudioError("Out of memory even with batch size 1; lower max_length or choose a smaller model.") from exc
+        # Out here the exception and its traceback (which holds the model) are gone, so the memory can be freed.
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        spec = dataclasses.replace(spec, batch_size=spec.batch_size // 2,
+                                   gradient_accumulation_steps=spec.gradient_accumulation_steps * 2)
+        print(f"Out of memory: retrying with batch size {spec.batch_size} and {spec.gradient_accumulation_steps} "
+              "accumulation steps.", file=sys.stderr)
+        before_retry(spec)
+
+
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, StudioError):
+        return str(exc)
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+
+
+def _write_outcome(run_dir: Path, outcome: Outcome) -> None:
+    # RANK rather than the Accelerator: this also runs when creating the Accelerator failed.
+    if int(os.environ.get("RANK", "0")) == 0:
+        runs.write_json(run_dir / runs.OUTCOME, dataclasses.asdict(outcome))
+
+
+def progress_bar(accelerator, total: int, done: int):
+    from tqdm import tqdm
+
+    # In train.log (not a terminal) redraw rarely, so the log stays readable.
+    return tqdm(total=total, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True,
+                mininterval=0.2 if sys.stderr.isatty() else 10, disable=not accelerator.is_main_process)
+
+
+def describe_device(accelerator) -> str:
+    if accelerator.device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(accelerator.device)})"
+    return f"{accelerator.device.type} ({torch.get_num_threads()} threads)"
+
+
+def _finish(spec, splits, accelerator, model, tokenizer, run_dir, schedule, progress, outcome) -> dict:
+    if outcome.state == "completed" and not (run_dir / runs.MODEL).exists():
+        save_model(accelerator, model, tokenizer, run_dir)  # no evaluation ever improved (all NaN): keep the last
+    seconds = max(progress.train_seconds, 1e-9)
+    results = {
+        "task": splits.task, "model": spec.model, "labels": splits.labels,
+        "metrics": progress.best_metrics, "main_metric": main_metric(splits.task), "best_step": progress.best_step,
+        "final_metrics": progress.last_metrics, "steps": progress.step, "total_steps": schedule.total_steps,
+        "epochs": round(progress.step / schedule.steps_per_epoch, 4),
+        "train_runtime_s": round(progress.train_seconds, 3),
+        "train_samples_per_second": round(progress.train_samples / seconds, 2),
+        "num_parameters": catalog.count_parameters(accelerator.unwrap_model(model)),
+        "precision": accelerator.precision_used, "device": describe_device(accelerator),
+        "num_processes": accelerator.num_processes, "batch_size": spec.batch_size,
+        "gradient_accumulation_steps": spec.gradient_accumulation_steps,
+        "train_rows": len(splits.train), "eval_rows": len(splits.eval),
+    }
+    if accelerator.is_main_process and outcome.state == "completed":
+        runs.write_json(run_dir / runs.RESULTS, results)
+    return {**results, "state": outcome.state, "reason": outcome.reason}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backend.trainer", description="Train the job in a run folder.")
+    parser.add_argument("--run-dir", required=True, type=Path, help="a run folder holding spec.json")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in the folder")
+    args = parser.parse_args(argv)
+    try:
+        spec = runs.read_spec(args.run_dir)
+    except StudioError as exc:
+        _write_outcome(args.run_dir, Outcome("failed", str(exc)))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        results = train(spec, args.run_dir, resume=args.resume)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(results["reason"], file=sys.stderr)
+    return EXIT_CODES[results["state"]]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
