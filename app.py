@@ -18,14 +18,20 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from backend.jobs import JobRunner
     from backend.services import Services
     from ui.app import build_app, launch_options
 
-    services = Services(data_dir=args.data_dir)
-    app = build_app(services)
-    app.queue(default_concurrency_limit=4).launch(
-        server_name=args.host, server_port=args.port, **launch_options(services),
-    )
+    runner = JobRunner(args.data_dir, max_concurrent=args.max_concurrent_jobs)
+    services = Services(data_dir=args.data_dir, runner=runner)
+    runner.start()  # settles jobs a previous server left running (interrupted, resumable), then runs the queue
+    try:
+        app = build_app(services)
+        app.queue(default_concurrency_limit=4).launch(
+            server_name=args.host, server_port=args.port, **launch_options(services),
+        )
+    finally:
+        runner.stop()
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ from functools import wraps
 import gradio as gr
 from gradio.data_classes import FileData
 
-from backend import data, tokenization
+from backend import catalog, data, presets, tokenization
 from backend.schemas import DataSpec, StudioError
+from backend.status import job_status
 from backend.services import Services
 from ui.session import owner_of
 
@@ -63,5 +64,47 @@ def register(services: Services) -> None:
         spec = data_spec(request, train_csv, None, text_column, text_pair_column, label_column, "")
         return tokenization.preview_data(spec, model or None, int(max_length), int(rows))
 
+    @user_errors
+    def start_job(train_csv: FileData, model: str = "", eval_csv: FileData | None = None, text_column: str = "",
+                  text_pair_column: str = "", label_column: str = "", task: str = "", preset: str = "standard",
+                  epochs: float | None = None, max_steps: int | None = None, batch_size: int | None = None,
+                  learning_rate: float | None = None, max_length: int | None = None, seed: int | None = None,
+                  name: str = "", request_id: str = "", request: gr.Request = None) -> dict:
+        """Queue a fine-tuning job (like `python -m backend train`); unset hyperparameters come from the preset (quick, standard, thorough) and the model's defaults. Returns the job's status; the same request_id twice gives one job."""
+        spec = data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task)
+        data.validate(spec)  # refuse unusable data now, not in the worker
+        model_key = model or catalog.default_model("minilm")[0].key
+        job = presets.apply_preset(
+            preset, spec, model_key, catalog.resolve(model_key).defaults, None, epochs=epochs, max_steps=max_steps,
+            batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
+        )
+        job.name = name.strip()[:80]
+        return job_status(services.runner.submit(job, owner_of(request), request_id=request_id or None))
+
+    @user_errors
+    def job_status_(job_id: str, request: gr.Request = None) -> dict:
+        """One job: state, progress (step, elapsed, remaining, samples/s), metric lines, results when finished, log tail."""
+        return job_status(services.runner.get(job_id, owner_of(request)))
+
+    @user_errors
+    def cancel_job(job_id: str, request: gr.Request = None) -> dict:
+        """Cancel a queued or running job; a running one stops at its next step and keeps its last checkpoint."""
+        return job_status(services.runner.cancel(job_id, owner_of(request)))
+
+    @user_errors
+    def resume_job(job_id: str, request: gr.Request = None) -> dict:
+        """Queue a cancelled, interrupted or failed job again; it continues from its last checkpoint."""
+        return job_status(services.runner.resume(job_id, owner_of(request)))
+
+    @user_errors
+    def list_jobs(request: gr.Request = None) -> list[dict]:
+        """Your jobs, newest first, each with its state and progress."""
+        return [job_status(record) for record in services.runner.list_jobs(owner_of(request))]
+
     gr.api(validate_csv, api_name="validate_csv")
     gr.api(preview_tokens, api_name="preview_tokens")
+    gr.api(start_job, api_name="start_job")
+    gr.api(job_status_, api_name="job_status")
+    gr.api(cancel_job, api_name="cancel_job")
+    gr.api(resume_job, api_name="resume_job")
+    gr.api(list_jobs, api_name="list_jobs")

@@ -6,6 +6,7 @@ import gradio as gr
 from backend.services import Services
 from ui import api
 from ui.tabs.data_tab import create_data_tab
+from ui.tabs.train_tab import create_train_tab
 
 CSS = """
 .token-row { margin: 0 0 10px 0; line-height: 2.1; }
@@ -30,9 +31,12 @@ def build_app(services: Services) -> gr.Blocks:
     with gr.Blocks(title="MiniLM Studio") as app:
         gr.Markdown(INTRO)
         data_spec = gr.State(None)  # the checked DataSpec as a dict, for the tabs that come after Data
+        data_stats = gr.State(None)  # rows and token lengths from the preview: max length and time estimates
         with gr.Tabs():
             with gr.Tab("Data", id="data"):
-                create_data_tab(services, data_spec)
+                create_data_tab(services, data_spec, data_stats)
+            with gr.Tab("Train", id="train"):
+                create_train_tab(app, services, data_spec, data_stats)
         api.register(services)
     return app
 

@@ -72,3 +72,92 @@ def message_html(kind: str, lines: list[str]) -> str:
         return ""
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     return f"<div class='studio-{kind}'><ul style='margin:0'>{items}</ul></div>"
+
+
+# ---------------------------------------------------------------- training
+
+STATE_COLORS = {"queued": "#6b7280", "running": "#2563eb", "completed": "#15803d", "failed": "#b91c1c",
+                "cancelled": "#92400e", "interrupted": "#b45309", "diverged": "#7c3aed"}
+METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "f1": "F1", "mcc": "MCC", "pearson": "Pearson",
+                "spearman": "Spearman", "mse": "MSE", "loss": "loss"}
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def jobs_frame(statuses: list[dict]) -> pd.DataFrame:
+    """The person's jobs, newest first: the row to click, and what each is doing."""
+    rows = []
+    for status in statuses:
+        progress = status["progress"]
+        done = f"{progress['fraction']:.0%}" if progress["total_steps"] else "–"
+        if status["state"] == "queued" and status.get("queue_position"):
+            done = f"#{status['queue_position']} in queue"
+        rows.append({"job": status["job_id"], "name": status["name"], "state": status["state"], "progress": done,
+                     "elapsed": duration(progress["elapsed_s"])})
+    return pd.DataFrame(rows, columns=["job", "name", "state", "progress", "elapsed"])
+
+
+def progress_html(status: dict | None) -> str:
+    if not status:
+        return "<p class='studio-note'>No job selected: start one, or click a job in the list.</p>"
+    progress, state = status["progress"], status["state"]
+    color = STATE_COLORS.get(state, "#374151")
+    facts = [f"step {progress['step']:,} of {progress['total_steps']:,}" if progress["total_steps"] else None,
+             f"epoch {progress['epoch']:.2f}" if progress.get("epoch") is not None else None,
+             f"{duration(progress['elapsed_s'])} elapsed",
+             f"about {duration(progress['remaining_s'])} left" if progress.get("remaining_s") is not None else None,
+             f"{progress['samples_per_second']:.0f} samples/s" if progress.get("samples_per_second") else None,
+             f"loss {progress['loss']:.4f}" if progress.get("loss") is not None else None]
+    if state == "queued" and status.get("queue_position"):
+        facts.insert(0, f"waiting: position {status['queue_position']} in the queue")
+    evaluation = ", ".join(f"{METRIC_NAMES[k[5:]]} {v:.3f}" for k, v in progress["eval"].items()
+                           if k[5:] in METRIC_NAMES and isinstance(v, (int, float)))
+    bar = (f"<div style='background:#e5e7eb;border-radius:6px;height:14px;margin:6px 0'>"
+           f"<div style='width:{progress['fraction'] * 100:.1f}%;background:{color};height:14px;border-radius:6px'>"
+           "</div></div>")
+    reason = f"<div class='studio-warn'>{html.escape(status['error'])}</div>" if status.get("error") else ""
+    return (f"<div><b>{html.escape(status['name'])}</b> · job {html.escape(status['job_id'])} · "
+            f"<span style='color:{color};font-weight:600'>{state}</span></div>{bar}"
+            f"<div class='studio-note'>{' · '.join(f for f in facts if f)}</div>"
+            + (f"<div class='studio-note'>latest evaluation: {evaluation}</div>" if evaluation else "") + reason)
+
+
+def curves_frame(metrics: list[dict], keys: list[str]) -> pd.DataFrame:
+    """Long-form (step, value, series) rows for the keys present in the metric lines."""
+    rows = [(line["step"], float(line[key]), METRIC_NAMES.get(key.removeprefix("eval_"), key))
+            for line in metrics for key in keys if line.get(key) is not None and "step" in line]
+    # Typed columns even when empty: a plot first drawn from an untyped frame keeps treating numbers as categories.
+    return pd.DataFrame({"step": pd.Series([r[0] for r in rows], dtype="int64"),
+                         "value": pd.Series([r[1] for r in rows], dtype="float64"),
+                         "series": pd.Series([r[2] for r in rows], dtype="str")})
+
+
+def eval_keys(metrics: list[dict]) -> list[str]:
+    """The validation scores present (accuracy, F1, ...), not the loss or timings."""
+    keys = []
+    for line in metrics:
+        keys += [key for key in line if key.startswith("eval_") and key[5:] in METRIC_NAMES
+                 and key not in ("eval_loss", "eval_mse") and key not in keys]
+    return keys
+
+
+def results_html(status: dict) -> str:
+    results = status.get("results")
+    if not results:
+        return ""
+    metrics = " · ".join(f"<b>{METRIC_NAMES.get(k, k)}</b> {v:.3f}" for k, v in results["metrics"].items()
+                         if isinstance(v, (int, float)) and k != "loss")
+    return (f"<div class='studio-note'><p>Best checkpoint (step {results.get('best_step')}): {metrics}</p>"
+            f"<p>{results['num_parameters'] / 1e6:.1f}M parameters · trained {duration(results['train_runtime_s'])} at "
+            f"{results['train_samples_per_second']:.0f} samples/s on {html.escape(str(results.get('device')))} "
+            f"({html.escape(str(results.get('precision')))}) · model folder: "
+            f"<code>{html.escape(status['run_dir'])}/model</code></p></div>")

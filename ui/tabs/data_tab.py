@@ -23,7 +23,7 @@ HIDDEN = gr.update(value=None, visible=False)
 TASK_CHOICES = [("Detect from the label column", AUTO)] + [(name, key) for key, name in TASK_KINDS.items()]
 
 
-def create_data_tab(services: Services, data_spec: gr.State) -> None:
+def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.State) -> None:
     gr.Markdown("### 1 · Your data\nUpload a training CSV (and a validation CSV if you have one), or try a sample.")
     with gr.Row():
         with gr.Column(scale=3):
@@ -63,7 +63,7 @@ def create_data_tab(services: Services, data_spec: gr.State) -> None:
     columns = [text_column, pair_column, label_column, task]
     check_outputs = [data_spec, text_column, pair_column, label_column, task, status, balance, samples, report_json]
     preview_inputs = [data_spec, model, max_length, show_ids]
-    preview_outputs = [model_note, stats, histogram, tokens]
+    preview_outputs = [model_note, stats, histogram, tokens, data_stats]
 
     def on_files(train, evaluation, request: gr.Request):
         return check(services, owner_of(request), train, evaluation, None)
@@ -148,11 +148,11 @@ def summary_html(report: dict) -> str:
 def preview(spec: dict | None, model: str | None, max_length: int, show_ids: bool):
     """Token preview of the checked data for the chosen model and, beside it, the BERT-Base side."""
     if not spec or not model:
-        return "", HIDDEN, HIDDEN, ""
+        return "", HIDDEN, HIDDEN, "", None
     try:
         result = tokenization.preview_data(DataSpec(**spec), model, int(max_length))
     except StudioError as exc:
-        return "", HIDDEN, HIDDEN, charts.message_html("error", [str(exc)])
+        return "", HIDDEN, HIDDEN, charts.message_html("error", [str(exc)]), None
     previews = {result["display_name"]: result}
     if result["bert"]:
         previews[result["bert"]["display_name"]] = result["bert"]
@@ -161,6 +161,7 @@ def preview(spec: dict | None, model: str | None, max_length: int, show_ids: boo
         gr.update(value=charts.stats_frame(previews), visible=True),
         gr.update(value=charts.histogram_frame(previews), visible=True),
         charts.message_html("warn", result["warnings"]) + charts.tokens_html(result["samples"], show_ids),
+        {"rows": result["rows"], "mean_tokens": result["mean"], "suggested_max_length": result["suggested_max_length"]},
     )
 
 

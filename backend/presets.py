@@ -1,0 +1,84 @@
+"""Training presets and the time estimate shown before a job starts.
+
+A preset fills a JobSpec's hyperparameters from the model's catalog defaults; the person can still change any
+field. The estimate is deliberately rough (it says so): the live job shows the measured speed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from backend.schemas import DataSpec, JobSpec, StudioError
+
+
+@dataclass(frozen=True)
+class Preset:
+    title: str
+    blurb: str
+    epochs: float
+    learning_rate_scale: float  # times the model's catalog learning rate
+    max_length_cap: int  # the data's suggested max length, never above this
+    early_stopping_patience: int | None
+
+
+PRESETS: dict[str, Preset] = {
+    "quick": Preset("Quick demo", "A useful model in a few minutes on a laptop CPU: short texts, 3 epochs, a brisk "
+                    "learning rate.", 3, 2.0, 64, None),
+    "standard": Preset("Standard", "The usual fine-tuning recipe: 3 epochs at the model's own learning rate, "
+                       "texts up to the length that keeps 95% of rows whole.", 3, 1.0, 256, None),
+    "thorough": Preset("Thorough", "Up to 8 epochs with early stopping: stops when the validation score has not "
+                       "improved for 3 evaluations. Slower, often a point or two better.", 8, 1.0, 512, 3),
+}
+
+# Rough training throughput, in tokens per second per million non-embedding parameters, measured with
+# bench/train_speed.py (see README). Used only for the estimate shown before a job starts.
+TOKENS_PER_S_PER_M_PARAMS = {"cpu": 9_000.0, "cuda": 400_000.0}
+EMBEDDING_SHARE = {"minilm": 0.5, "bert": 0.22}  # share of parameters in the word embeddings (no compute)
+EVAL_OVERHEAD = 1.15  # evaluations and checkpoints add roughly this much
+
+
+def apply_preset(key: str, data: DataSpec, model: str, model_defaults: dict, suggested_max_length: int | None,
+                 **overrides) -> JobSpec:
+    """A JobSpec for the preset, the model's defaults and the data's suggested max length; overrides win."""
+    if key not in PRESETS:
+        raise StudioError(f"Unknown preset {key!r}; choose one of: {', '.join(PRESETS)}.")
+    preset = PRESETS[key]
+    suggested = suggested_max_length or model_defaults.get("max_length", 128)
+    spec = JobSpec(
+        data=data, model=model, epochs=preset.epochs,
+        learning_rate=model_defaults.get("learning_rate", 5e-5) * preset.learning_rate_scale,
+        batch_size=model_defaults.get("batch_size", 32), max_length=min(suggested, preset.max_length_cap),
+        early_stopping_patience=preset.early_stopping_patience,
+    )
+    for name, value in overrides.items():
+        if value is not None:
+            setattr(spec, name, value)
+    return spec
+
+
+def estimate_seconds(train_rows: int, mean_tokens: float, spec: JobSpec, num_parameters: int, role: str | None,
+                     device: str) -> float:
+    """About how long the job takes: tokens to process / measured tokens per second for a model of this size."""
+    steps_per_epoch = math.ceil(train_rows / spec.batch_size)
+    rows = steps_per_epoch * spec.batch_size * spec.epochs
+    if spec.max_steps:
+        rows = min(rows, spec.max_steps * spec.batch_size * spec.gradient_accumulation_steps)
+    tokens = rows * min(mean_tokens * 1.1, spec.max_length)  # dynamic padding pads to the batch's longest row
+    compute_params = num_parameters * (1 - EMBEDDING_SHARE.get(role or "", 0.3)) / 1e6
+    speed = TOKENS_PER_S_PER_M_PARAMS.get(device, TOKENS_PER_S_PER_M_PARAMS["cpu"]) / max(compute_params, 1.0)
+    return tokens / speed * EVAL_OVERHEAD
+
+
+def device_kind() -> str:
+    """What training will run on here: "cuda" when a GPU is visible, else "cpu"."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def describe_seconds(seconds: float) -> str:
+    if seconds < 90:
+        return f"about {max(5, round(seconds / 5) * 5):.0f} seconds"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60):.0f} minutes"
+    return f"about {seconds / 3600:.1f} hours"
