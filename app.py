@@ -12,6 +12,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data-dir", default="studio-data", help="uploads, the job store and runs; survives restarts")
     parser.add_argument("--max-concurrent-jobs", type=int, default=None,
                         help="training jobs at once (default: one per GPU, one on CPU)")
+    parser.add_argument("--allow-model-dir", action="append", default=[], metavar="DIR",
+                        help="offer a local Hugging Face model folder besides the catalog (repeatable)")
     return parser.parse_args()
 
 
@@ -23,7 +25,7 @@ def main() -> None:
     from ui.app import build_app, launch_options
 
     runner = JobRunner(args.data_dir, max_concurrent=args.max_concurrent_jobs)
-    services = Services(data_dir=args.data_dir, runner=runner)
+    services = Services(data_dir=args.data_dir, runner=runner, model_dirs=args.allow_model_dir)
     runner.start()  # settles jobs a previous server left running (interrupted, resumable), then runs the queue
     try:
         app = build_app(services)

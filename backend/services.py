@@ -8,9 +8,10 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from backend import catalog
 from backend.schemas import StudioError
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
@@ -27,11 +28,30 @@ def safe_name(name: str) -> str:
 class Services:
     data_dir: Path
     runner: object | None = None  # backend.jobs.JobRunner once training is served
+    model_dirs: list[Path] = field(default_factory=list)  # local model folders the operator offers besides the catalog
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
+        self.model_dirs = [Path(folder).expanduser().resolve() for folder in self.model_dirs]
         for sub in ("uploads", "runs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+
+    def models(self) -> list[catalog.Resolution]:
+        """What people on this server may pick: the available catalog models, then the operator's folders."""
+        found = [catalog.resolve(key) for key in catalog.MODELS] + [catalog.resolve(d) for d in self.model_dirs]
+        return [resolution for resolution in found if resolution.available]
+
+    def check_model(self, key_or_dir: str) -> str:
+        """A catalog key (or its hub id) or an offered folder, as the key to put in a job spec; else a refusal.
+
+        Browsers may send anything, so a server never loads a folder the operator did not offer.
+        """
+        if key_or_dir in catalog.MODELS or any(info.hub_id == key_or_dir for info in catalog.MODELS.values()):
+            return key_or_dir
+        if key_or_dir and Path(key_or_dir).expanduser().resolve() in self.model_dirs:
+            return str(Path(key_or_dir).expanduser().resolve())
+        offered = ", ".join(r.key for r in self.models())
+        raise StudioError(f"Model {key_or_dir!r} is not offered on this server; choose one of: {offered}.")
 
     def keep_upload(self, path: str | Path, owner: str) -> Path:
         """Copy an uploaded file into the data folder, so jobs can rely on it after the browser's temp copy is gone.

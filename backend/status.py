@@ -9,7 +9,7 @@ import re
 import time
 from pathlib import Path
 
-from backend import runs, tracking
+from backend import catalog, runs, tracking
 from backend.schemas import FINISHED_STATES, QUEUED, RESUMABLE_STATES, RUNNING, RunRecord
 
 LOG_TAIL_LINES = 12
@@ -24,7 +24,7 @@ def job_status(record: RunRecord, now: float | None = None) -> dict:
     status = record.to_dict()
     status.pop("spec")
     status.update(
-        model=record.spec.model, name=record.spec.name or record.spec.model,
+        model=record.spec.model, name=record.spec.name or model_name(record.spec.model),
         progress=progress(record, lines, now or time.time()),
         metrics=[line for line in lines if line],
         results=runs.read_results(run_dir) if record.state in FINISHED_STATES else None,
@@ -34,6 +34,12 @@ def job_status(record: RunRecord, now: float | None = None) -> dict:
         finished=record.state in FINISHED_STATES,
     )
     return status
+
+
+def model_name(model: str) -> str:
+    """A short readable name for a catalog key or a model folder (no resolving: this runs on every poll)."""
+    info = catalog.MODELS.get(model)
+    return info.display_name if info else Path(model).name
 
 
 def progress(record: RunRecord, lines: list[dict], now: float) -> dict:

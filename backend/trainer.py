@@ -7,8 +7,9 @@
 the simple launcher. With --multi_gpu on a machine without CUDA the processes form a CPU/gloo group.)
 
 The loop follows accelerate's examples/nlp_example.py: create the Accelerator, build the dataloaders, prepare,
-loop, evaluate. What varies per run (early stopping, divergence, checkpoints, stop signals) lives in small
-functions below the loop; the run folder's files are written by backend.runs, the metrics by backend.tracking.
+loop, evaluate. What varies per run (early stopping, divergence, checkpoints) lives in small functions below
+the loop; what controls the run around it (stop signals, out-of-memory retries, precision, outcome.json) lives in
+backend.run_control; the run folder's files are written by backend.runs, the metrics by backend.tracking.
 
 Exit codes of the entry point: 0 completed or stopped (see outcome.json), 1 failed unexpectedly (traceback on
 stderr), 2 failed on the input (one readable line on stderr), 3 diverged.
@@ -16,13 +17,9 @@ stderr), 2 failed on the input (one readable line on stderr), 3 diverged.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import gc
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +31,10 @@ from backend import catalog, data, runs
 from backend.batching import build_dataloaders, encode
 from backend.metrics import compute_metrics, is_improvement, main_metric
 from backend.runs import forget_attempt, save_checkpoint, save_model
+# Re-exported: backend.trainer.<name> still works for each of these, as before they moved (tests use some).
+from backend.run_control import (PRECISIONS, Outcome, StopSignal, choose_precision,  # noqa: F401
+                                 cpu_has_native_bf16, describe_device, failure_reason, is_out_of_memory,
+                                 progress_bar, retry_on_oom, write_outcome)
 from backend.schemas import JobSpec, StudioError
 from backend.tracking import MetricsFile, Progress, Window, truncate_metrics
 
@@ -58,9 +59,9 @@ def train(spec: JobSpec, run_dir: Path, resume: bool = False, *, on_step=None) -
             results = retry_on_oom(lambda s: _train_once(s, run_dir, resume, stop, on_step), spec,
                                    lambda smaller: forget_attempt(run_dir))
         except Exception as exc:
-            _write_outcome(run_dir, Outcome("failed", failure_reason(exc)))
+            write_outcome(run_dir, Outcome("failed", failure_reason(exc)))
             raise
-    _write_outcome(run_dir, Outcome(results["state"], results["reason"]))
+    write_outcome(run_dir, Outcome(results["state"], results["reason"]))
     return results
 
 
@@ -90,7 +91,7 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, on
     accelerator.init_trackers("minilm-studio")
     accelerator.print(f"Training {spec.model} on {len(splits.train)} rows ({splits.task}): {schedule.total_steps} steps, "
                       f"from step {progress.step}, {accelerator.precision_used} on {describe_device(accelerator)}, "
-                      f"{accelerator.num_processes} process(es).", flush=True)
+                      f"{accelerator.num_processes} process(es).", file=sys.stderr, flush=True)  # stdout is for JSON
 
     task = splits.task
     health, watchers = divergence_check(spec.learning_rate), early_stopping(spec.early_stopping_patience, task)
@@ -179,33 +180,6 @@ def make_accelerator(spec: JobSpec, run_dir: Path):
     return accelerator
 
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-def choose_precision(requested: str, cuda: bool) -> str:
-    """auto: bf16 (or fp16) on a GPU; bf16 on a CPU with native bf16 instructions; else fp32. Others as asked."""
-    if requested not in PRECISIONS:
-        raise StudioError(f"Unknown precision {requested!r}: use one of {', '.join(PRECISIONS)}.")
-    if requested == "auto":
-        if cuda:
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if cpu_has_native_bf16() else "fp32"
-    if requested == "fp16" and not cuda:
-        raise StudioError("fp16 training needs a GPU; use precision bf16 or fp32 on this machine.")
-    if requested == "bf16" and cuda and not torch.cuda.is_bf16_supported():
-        raise StudioError("This GPU does not support bf16; use precision fp16 or fp32.")
-    return requested
-
-
-def cpu_has_native_bf16() -> bool:
-    """Without avx512_bf16 or amx_bf16 a CPU emulates bf16, which is slower than plain fp32."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return False
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
-
-
 def make_optimizer(model, spec: JobSpec):
     """AdamW, without weight decay on biases and LayerNorm weights (the 1-D parameters), as in BERT's recipe.
 
@@ -252,12 +226,6 @@ class Schedule:
         from transformers import get_linear_schedule_with_warmup
 
         return get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * self.total_steps), self.total_steps)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    state: str  # completed | diverged | stopped | failed
-    reason: str
 
 
 def divergence_check(learning_rate: float):
@@ -356,88 +324,6 @@ def restore(accelerator, run_dir: Path, progress: Progress) -> None:
         truncate_metrics(run_dir, progress.step)  # the steps after the checkpoint are trained (and logged) again
 
 
-class StopSignal:
-    """SIGTERM/SIGINT ask for a graceful stop: finish the step, checkpoint, outcome "stopped", exit 0.
-
-    A second signal acts as it normally would, so a person pressing Ctrl-C twice gets out at once.
-    """
-
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-    def __enter__(self) -> "StopSignal":
-        self.flag, self.previous = False, {}
-        if threading.current_thread() is threading.main_thread():  # Python allows handlers only there
-            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        self.flag = True
-        signal.signal(signum, self.previous.get(signum, signal.SIG_DFL))
-
-    def __exit__(self, *exc_info) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-    def requested(self, accelerator) -> bool:
-        if accelerator.num_processes == 1:
-            return self.flag
-        # All processes must stop after the same step, or the others would wait forever in the next all-reduce.
-        if self.flag:
-            accelerator.set_trigger()
-        return accelerator.check_trigger()
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
-
-
-def retry_on_oom(attempt, spec: JobSpec, before_retry):
-    """attempt(spec); on out-of-memory, halve the batch and double accumulation (same effective batch), retry."""
-    while True:
-        try:
-            return attempt(spec)
-        except Exception as exc:
-            if not is_out_of_memory(exc):
-                raise
-            if spec.batch_size == 1:
-                raise StudioError("Out of memory even with batch size 1; lower max_length or choose a smaller model.") from exc
-        # Out here the exception and its traceback (which holds the model) are gone, so the memory can be freed.
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        spec = dataclasses.replace(spec, batch_size=spec.batch_size // 2,
-                                   gradient_accumulation_steps=spec.gradient_accumulation_steps * 2)
-        print(f"Out of memory: retrying with batch size {spec.batch_size} and {spec.gradient_accumulation_steps} "
-              "accumulation steps.", file=sys.stderr)
-        before_retry(spec)
-
-
-def failure_reason(exc: BaseException) -> str:
-    if isinstance(exc, StudioError):
-        return str(exc)
-    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
-
-
-def _write_outcome(run_dir: Path, outcome: Outcome) -> None:
-    # RANK rather than the Accelerator: this also runs when creating the Accelerator failed.
-    if int(os.environ.get("RANK", "0")) == 0:
-        runs.write_json(run_dir / runs.OUTCOME, dataclasses.asdict(outcome))
-
-
-def progress_bar(accelerator, total: int, done: int):
-    from tqdm import tqdm
-
-    # In train.log (not a terminal) redraw rarely, so the log stays readable.
-    return tqdm(total=total, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True,
-                mininterval=0.2 if sys.stderr.isatty() else 10, disable=not accelerator.is_main_process)
-
-
-def describe_device(accelerator) -> str:
-    if accelerator.device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(accelerator.device)})"
-    return f"{accelerator.device.type} ({torch.get_num_threads()} threads)"
-
-
 def _finish(spec, splits, accelerator, model, tokenizer, run_dir, schedule, progress, outcome) -> dict:
     if outcome.state == "completed" and not (run_dir / runs.MODEL).exists():
         save_model(accelerator, model, tokenizer, run_dir)  # no evaluation ever improved (all NaN): keep the last
@@ -468,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = runs.read_spec(args.run_dir)
     except StudioError as exc:
-        _write_outcome(args.run_dir, Outcome("failed", str(exc)))
+        write_outcome(args.run_dir, Outcome("failed", str(exc)))
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:

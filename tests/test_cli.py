@@ -81,3 +81,28 @@ def test_models_table_says_which_defaults_were_chosen():
     assert result.returncode == 0
     assert "default minilm: " in result.stdout and "all-MiniLM-L6-v2" in result.stdout
     assert "default bert: " in result.stdout and "MPNet-base" in result.stdout
+
+
+def test_train_writes_a_run_folder_and_its_spec_reruns(tmp_path, tiny_model_dir, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--train-csv", str(SAMPLE_DATA / "sentiment_reviews.csv"), "--model", str(tiny_model_dir),
+                 "--max-steps", "4", "--batch-size", "16", "--max-length", "32", "--output-dir", str(out)])
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["task"] == "text_classification" and results["steps"] == 4
+    for name in ("spec.json", "metrics.jsonl", "results.json", "model/config.json", "model/model.safetensors"):
+        assert (out / name).exists(), name
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
+
+    again = tmp_path / "again"
+    assert main(["train", "--config", str(out / "spec.json"), "--output-dir", str(again)]) == 0
+    assert json.loads((again / "spec.json").read_text())["data"] == json.loads((out / "spec.json").read_text())["data"]
+
+
+def test_train_refuses_an_unknown_model_in_one_line():
+    result = run_cli("train", "--train-csv", str(SAMPLE_DATA / "sentiment_reviews.csv"), "--model", "gpt-17",
+                     "--output-dir", "/tmp/never-written")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Unknown model 'gpt-17'")
+    assert "Traceback" not in result.stderr

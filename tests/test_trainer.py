@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from backend import catalog, runs, trainer
+from backend import catalog, run_control, runs, trainer
 from backend.schemas import DataSpec, JobSpec, StudioError
 from backend.tracking import read_metrics
 
@@ -211,9 +211,9 @@ def test_out_of_memory_in_training_reruns_with_a_smaller_batch(sentiment_csv, ti
 
 
 def test_precision_choice(monkeypatch):
-    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(run_control, "cpu_has_native_bf16", lambda: False)
     assert trainer.choose_precision("auto", cuda=False) == "fp32"
-    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(run_control, "cpu_has_native_bf16", lambda: True)
     assert trainer.choose_precision("auto", cuda=False) == "bf16"
     assert trainer.choose_precision("fp32", cuda=False) == "fp32"
     with pytest.raises(StudioError, match="fp16"):

@@ -62,7 +62,8 @@ def register(services: Services) -> None:
                        request: gr.Request = None) -> dict:
         """Token length statistics and tokenized sample rows for a model, with the BERT-Base side beside it (like `python -m backend preview`)."""
         spec = data_spec(request, train_csv, None, text_column, text_pair_column, label_column, "")
-        return tokenization.preview_data(spec, model or None, int(max_length), int(rows))
+        model_key = services.check_model(model) if model else None
+        return tokenization.preview_data(spec, model_key, int(max_length), int(rows))
 
     @user_errors
     def start_job(train_csv: FileData, model: str = "", eval_csv: FileData | None = None, text_column: str = "",
@@ -73,7 +74,7 @@ def register(services: Services) -> None:
         """Queue a fine-tuning job (like `python -m backend train`); unset hyperparameters come from the preset (quick, standard, thorough) and the model's defaults. Returns the job's status; the same request_id twice gives one job."""
         spec = data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task)
         data.validate(spec)  # refuse unusable data now, not in the worker
-        model_key = model or catalog.default_model("minilm")[0].key
+        model_key = services.check_model(model) if model else catalog.default_model("minilm")[0].key
         job = presets.apply_preset(
             preset, spec, model_key, catalog.resolve(model_key).defaults, None, epochs=epochs, max_steps=max_steps,
             batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,

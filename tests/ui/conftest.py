@@ -40,28 +40,43 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float
     raise RuntimeError(f"the app did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
 
 
+class AppServer:
+    """`python app.py` in its own process on a free port, offering the tiny test model besides the catalog."""
+
+    def __init__(self, data_dir: Path, model_dir: Path):
+        self.data_dir, self.model_dir, self.port = data_dir, model_dir, free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = data_dir / "server.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "AppServer":
+        env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+        with open(self.log, "a") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "app.py", "--port", str(self.port), "--data-dir", str(self.data_dir),
+                 "--allow-model-dir", str(self.model_dir)],
+                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            )
+        wait_until_up(self.url, self.process, self.log)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory):
-    """Starts `python app.py` on a free port with a fresh data folder; yields (url, data_dir)."""
-    data_dir = tmp_path_factory.mktemp("studio-data")
-    port = free_port()
-    log = data_dir / "server.log"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--port", str(port), "--data-dir", str(data_dir)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
+def app_server(tmp_path_factory, tiny_model_dir):
+    """The app on a fresh data folder for the whole session; yields (url, data_dir)."""
+    server = AppServer(tmp_path_factory.mktemp("studio-data"), tiny_model_dir).start()
     try:
-        wait_until_up(url, process, log)
-        yield url, data_dir
+        yield server.url, server.data_dir
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -49,7 +49,8 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
 
     gr.Markdown("### 2 · Tokenization preview\nHow the model splits your texts into word pieces, and how long they get.")
     with gr.Row():
-        model = gr.Dropdown(label="Model", choices=model_choices(), value=default_key("minilm"), interactive=True)
+        model = gr.Dropdown(label="Model", choices=model_choices(services), value=default_key("minilm"),
+                            interactive=True)
         max_length = gr.Slider(16, 512, value=128, step=8, label="Max length (tokens)",
                                info="Longer texts are cut here. Shorter is faster; the suggestion keeps 95% of rows whole.")
         show_ids = gr.Checkbox(label="Show token ids and attention mask", value=False)
@@ -65,6 +66,13 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
     preview_inputs = [data_spec, model, max_length, show_ids]
     preview_outputs = [model_note, stats, histogram, tokens, data_stats]
 
+    def on_preview(spec, model_key, length, show):
+        try:
+            model_key = services.check_model(model_key) if model_key else model_key
+        except StudioError as exc:
+            return "", HIDDEN, HIDDEN, charts.message_html("error", [str(exc)]), None
+        return preview(spec, model_key, length, show)
+
     def on_files(train, evaluation, request: gr.Request):
         return check(services, owner_of(request), train, evaluation, None)
 
@@ -75,26 +83,26 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
 
     for event in (train_file.upload, eval_file.upload, train_file.clear, eval_file.clear):
         event(on_files, [train_file, eval_file], check_outputs, api_visibility="private").then(
-            preview, preview_inputs, preview_outputs, api_visibility="private")
+            on_preview, preview_inputs, preview_outputs, api_visibility="private")
     for control in columns:
         control.input(on_columns, [train_file, eval_file] + columns, check_outputs, api_visibility="private").then(
-            preview, preview_inputs, preview_outputs, api_visibility="private")
+            on_preview, preview_inputs, preview_outputs, api_visibility="private")
     for button, path in sample_buttons:
         button.click(lambda p=str(path): (p, None), None, [train_file, eval_file], api_visibility="private").then(
             on_files, [train_file, eval_file], check_outputs, api_visibility="private").then(
-            preview, preview_inputs, preview_outputs, api_visibility="private")
+            on_preview, preview_inputs, preview_outputs, api_visibility="private")
     for control in (model, max_length):
-        control.input(preview, preview_inputs, preview_outputs, api_visibility="private")
-    show_ids.input(preview, preview_inputs, preview_outputs, api_visibility="private")
+        control.input(on_preview, preview_inputs, preview_outputs, api_visibility="private")
+    show_ids.input(on_preview, preview_inputs, preview_outputs, api_visibility="private")
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """Available models first, each labelled truthfully with its size and where it comes from."""
+def model_choices(services: Services) -> list[tuple[str, str]]:
+    """The models offered here, each labelled truthfully with its size and where it comes from."""
     choices = []
-    for row in catalog.list_models():
-        if row["available"]:
-            size = f"{row['num_parameters'] / 1e6:.1f}M" if row.get("num_parameters") else "size unknown"
-            choices.append((f"{row['display_name']} · {size} · {row['source']}", row["key"]))
+    for model in services.models():
+        size = f"{model.num_parameters / 1e6:.1f}M" if model.num_parameters else "size unknown"
+        note = f" · {model.note}" if model.note and model.role == "bert" and model.family != "BERT" else ""
+        choices.append((f"{model.display_name} · {size} · {model.source}{note}", model.key))
     return choices
 
 

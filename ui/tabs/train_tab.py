@@ -11,7 +11,7 @@ from backend import catalog, presets
 from backend.presets import PRESETS
 from backend.schemas import DataSpec, JobSpec, StudioError
 from backend.services import Services
-from backend.status import job_status
+from backend.status import job_status, model_name
 from ui import charts
 from ui.session import owner_of
 from ui.tabs.data_tab import default_key, model_choices
@@ -35,11 +35,12 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
         with gr.Column(scale=2):
             gr.Markdown("### Set up a job")
             data_note = gr.HTML(charts.message_html("warn", ["Check your data on the Data tab first."]))
-            model = gr.Dropdown(label="Model", choices=model_choices(), value=default_key("minilm"), interactive=True)
+            model = gr.Dropdown(label="Model", choices=model_choices(services), value=default_key("minilm"),
+                                interactive=True, elem_id="train-model")
             preset = gr.Radio(label="Preset", choices=[(p.title, key) for key, p in PRESETS.items()], value="quick")
             preset_note = gr.Markdown(PRESETS["quick"].blurb, elem_classes="studio-note")
             with gr.Accordion("Hyperparameters", open=False):
-                epochs = gr.Slider(1, 20, value=3, step=1, label="Epochs", info=HINTS["epochs"])
+                epochs = gr.Slider(1, 50, value=3, step=1, label="Epochs", info=HINTS["epochs"], elem_id="epochs")
                 batch_size = gr.Dropdown([8, 16, 32, 64], value=32, label="Batch size", info=HINTS["batch_size"])
                 learning_rate = gr.Number(value=1e-4, label="Learning rate", info=HINTS["learning_rate"])
                 max_length = gr.Slider(16, 512, value=64, step=8, label="Max length (tokens)", info=HINTS["max_length"])
@@ -57,7 +58,7 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
         with gr.Column(scale=3):
             gr.Markdown("### Your jobs\nClick a job to watch it.")
             jobs_table = gr.Dataframe(interactive=False, max_height=220, wrap=True)
-            progress = gr.HTML(charts.progress_html(None))
+            progress = gr.HTML(charts.progress_html(None), elem_id="job-progress")
             with gr.Row():
                 cancel = gr.Button("Cancel job", interactive=False, size="sm")
                 resume = gr.Button("Resume job", interactive=False, size="sm")
@@ -68,7 +69,7 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
             results = gr.HTML()
             log = gr.Textbox(label="Log (last lines)", lines=6, max_lines=12, interactive=False)
 
-    watched = gr.BrowserState(None, storage_key="minilm-studio-watched-job")
+    watched = gr.State(None)  # the job clicked or started last; else the newest job is shown
     request_id = gr.State(lambda: uuid.uuid4().hex)  # a double-clicked Start sends the same id: one job
     timer = gr.Timer(POLL_SECONDS, active=False)
 
@@ -96,8 +97,8 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
         owner = owner_of(http)
         values = (epochs_, batch_, lr_, length_, every_, patience_, seed_, precision_)
         try:
-            job = make_spec(spec, stats, model_key, preset_key, values)
-            job.name = (job_name or "").strip()[:80]
+            job = make_spec(spec, stats, services.check_model(model_key), preset_key, values)
+            job.name = (job_name or "").strip()[:80] or default_name(job)
             record = runner.submit(job, owner, request_id=request)
         except StudioError as exc:
             return charts.message_html("error", [str(exc)]), gr.update(), request, *refresh(owner, None)
@@ -122,7 +123,8 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
     def refresh(owner: str, job_id: str | None):
         """Every output of the job view, read fresh from the job store and the run folder."""
         statuses = [job_status(record) for record in runner.list_jobs(owner)]
-        current = next((s for s in statuses if s["job_id"] == job_id), None)
+        # After a reload nothing is selected: the newest job (usually the one just started) is the one to show.
+        current = next((s for s in statuses if s["job_id"] == job_id), statuses[0] if statuses else None)
         busy = any(not s["finished"] for s in statuses)
         metrics = current["metrics"] if current else []
         return (
@@ -154,7 +156,7 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
 
     cancel.click(on_cancel, watched, view, api_visibility="private")
     resume.click(on_resume, watched, view, api_visibility="private")
-    app.load(on_tick, watched, view, api_visibility="private")  # a reload reattaches to the watched job
+    app.load(on_tick, watched, view, api_visibility="private")  # a reload reattaches to the jobs
 
 
 def curve_plot(title: str, height: int = 240) -> gr.LinePlot:
@@ -184,6 +186,11 @@ def make_spec(spec: dict | None, stats: dict | None, model_key: str | None, pres
     resolution = catalog.resolve(model_key)
     suggested = (stats or {}).get("suggested_max_length")
     return presets.apply_preset(preset_key, DataSpec(**spec), model_key, resolution.defaults, suggested, **overrides)
+
+
+def default_name(job: JobSpec) -> str:
+    """e.g. "all-MiniLM-L6-v2 · reviews.csv": which model on which data, as the job list shows it."""
+    return f"{model_name(job.model)} · {Path(job.data.train_csv).name}"
 
 
 def data_html(spec: dict | None, stats: dict | None) -> str:
