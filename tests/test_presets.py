@@ -1,0 +1,50 @@
+"""Presets fill a job spec from the model's defaults; the estimate scales with work and model size."""
+from __future__ import annotations
+
+import pytest
+
+from backend import presets
+from backend.schemas import DataSpec, StudioError
+
+DEFAULTS = {"learning_rate": 5e-5, "batch_size": 32, "max_length": 128}
+
+
+def data() -> DataSpec:
+    return DataSpec(train_csv="reviews.csv")
+
+
+def test_quick_demo_trains_briskly_on_short_texts():
+    spec = presets.apply_preset("quick", data(), "all-minilm-l6", DEFAULTS, suggested_max_length=96)
+    assert spec.learning_rate == pytest.approx(1e-4)
+    assert spec.max_length == 64  # the suggestion, capped by the preset
+    assert spec.epochs == 3 and spec.early_stopping_patience is None
+
+
+def test_thorough_stops_early_and_keeps_long_texts():
+    spec = presets.apply_preset("thorough", data(), "bert-base", DEFAULTS | {"learning_rate": 2e-5}, 300)
+    assert spec.max_length == 300 and spec.learning_rate == pytest.approx(2e-5)
+    assert spec.early_stopping_patience == 3
+
+
+def test_overrides_win_and_none_keeps_the_preset():
+    spec = presets.apply_preset("standard", data(), "all-minilm-l6", DEFAULTS, None, epochs=5, batch_size=None)
+    assert spec.epochs == 5 and spec.batch_size == 32 and spec.max_length == 128
+
+
+def test_an_unknown_preset_names_the_known_ones():
+    with pytest.raises(StudioError, match="quick, standard, thorough"):
+        presets.apply_preset("fastest", data(), "all-minilm-l6", DEFAULTS, None)
+
+
+def test_the_estimate_grows_with_rows_epochs_and_model_size():
+    spec = presets.apply_preset("standard", data(), "all-minilm-l6", DEFAULTS, 32)
+    small = presets.estimate_seconds(1000, 20, spec, 22_700_000, "minilm", "cpu")
+    assert presets.estimate_seconds(2000, 20, spec, 22_700_000, "minilm", "cpu") == pytest.approx(2 * small, rel=0.05)
+    assert presets.estimate_seconds(1000, 20, spec, 109_500_000, "bert", "cpu") > 4 * small
+    assert presets.estimate_seconds(1000, 20, spec, 22_700_000, "minilm", "cuda") < small / 10
+
+
+@pytest.mark.parametrize("seconds, text", [(3, "about 5 seconds"), (42, "about 40 seconds"), (300, "about 5 minutes"),
+                                           (7200, "about 2.0 hours")])
+def test_durations_read_naturally(seconds, text):
+    assert presets.describe_seconds(seconds) == text
