@@ -20,6 +20,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing phones home from a classroom server
     from backend.jobs import JobRunner
     from backend.services import Services
     from ui.app import build_app, launch_options
