@@ -7,7 +7,14 @@ mode="${1:-app}"
 py="${PYTHON:-python3}"
 
 [ -x .venv/bin/python ] || "$py" -m venv .venv
-pip_install() { .venv/bin/python -m pip install --disable-pip-version-check -q "$@"; }
+# Quiet when it works; the whole pip log when it does not.
+pip_install() {
+  local log; log=$(mktemp)
+  if ! .venv/bin/python -m pip install --disable-pip-version-check -q "$@" >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"; echo "setup: pip install $* failed (log above)" >&2; return 1
+  fi
+  rm -f "$log"
+}
 
 stamp=".venv/.installed-$mode"
 wanted=$(cat requirements.txt requirements-models.txt $( [ "$mode" = test ] && echo requirements-test.txt ) | sha256sum | cut -c1-16)
