@@ -90,6 +90,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from backend import compare
+
+    print_json(compare.compare_runs(args.run_a, args.run_b, remeasure=args.remeasure))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from backend import export
+
+    path = export.export_run(args.run_dir, args.output)
+    print(json.dumps({"output": str(path), "bytes": path.stat().st_size}))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from backend import batch_scoring, inference
+
+    if args.csv is not None:
+        if not args.output or args.text_pair is not None or args.explain:
+            raise StudioError("predict --csv needs --output OUT.csv, and takes columns instead of --text-pair "
+                              "(--text-column, --text-pair-column); --explain works with --text only.")
+        print_json(batch_scoring.score_csv(args.run_dir, args.csv, args.output, args.text_column,
+                                           args.text_pair_column))
+        return 0
+    result = inference.predict_one(args.run_dir, args.text, args.text_pair)
+    if args.explain:
+        result["explanation"] = inference.explain(args.run_dir, args.text, args.text_pair)
+    print_json(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m backend", description="MiniLM Studio from a terminal.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
@@ -129,6 +161,29 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output-dir", required=True)
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --output-dir")
     train.set_defaults(run=cmd_train)
+
+    predict = commands.add_parser("predict", help="predictions of a finished run for one text or a whole CSV")
+    predict.add_argument("--run-dir", required=True, help="a finished run folder (spec.json, results.json, model/)")
+    given = predict.add_mutually_exclusive_group(required=True)
+    given.add_argument("--text", help="one text: prints its label and scores (or value) with latency_ms")
+    given.add_argument("--csv", help="a CSV to score: writes --output and prints a summary")
+    predict.add_argument("--text-pair", help="the second text, for models of text pairs")
+    predict.add_argument("--output", help="where --csv writes its rows with the predictions appended")
+    predict.add_argument("--text-column", help="--csv: the text column (default: the one the run trained on)")
+    predict.add_argument("--text-pair-column", help="--csv: the second text column (default: the run's)")
+    predict.add_argument("--explain", action="store_true", help="--text: add word attributions (Integrated Gradients)")
+    predict.set_defaults(run=cmd_predict)
+
+    compare = commands.add_parser("compare", help="two finished runs side by side: quality, size, speed")
+    compare.add_argument("run_a", help="a finished run folder")
+    compare.add_argument("run_b", help="another finished run folder of the same task")
+    compare.add_argument("--remeasure", action="store_true", help="time inference again instead of using speed.json")
+    compare.set_defaults(run=cmd_compare)
+
+    export = commands.add_parser("export", help="a finished run as a zip that transformers loads as is")
+    export.add_argument("--run-dir", required=True, help="a finished run folder")
+    export.add_argument("--output", required=True, help="the zip file to write")
+    export.set_defaults(run=cmd_export)
     return parser
 
 

@@ -133,6 +133,15 @@ def progress_bar(accelerator, total: int, done: int):
                 mininterval=0.2 if sys.stderr.isatty() else 10, disable=not accelerator.is_main_process)
 
 
+def peak_memory_mb(accelerator) -> float:
+    """The process's high-water mark: GPU memory allocated on CUDA, else resident memory (RSS) on the CPU."""
+    if accelerator.device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(accelerator.device) / 2**20, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KiB
+
+
 def describe_device(accelerator) -> str:
     if accelerator.device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(accelerator.device)})"

@@ -13,10 +13,14 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from accelerate.tracking import GeneralTracker
 
 from backend.runs import METRICS, TEMP_PREFIX
+
+if TYPE_CHECKING:  # annotations only: the trainer imports this module
+    from backend.trainer import Schedule
 
 
 def _json_safe(value):

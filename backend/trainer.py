@@ -33,7 +33,7 @@ from backend.metrics import compute_metrics, is_improvement, main_metric
 from backend.runs import forget_attempt, save_checkpoint, save_model
 # Re-exported: backend.trainer.<name> still works for each of these, as before they moved (tests use some).
 from backend.run_control import (PRECISIONS, Outcome, StopSignal, choose_precision,  # noqa: F401
-                                 cpu_has_native_bf16, describe_device, failure_reason, is_out_of_memory,
+                                 cpu_has_native_bf16, describe_device, failure_reason, is_out_of_memory, peak_memory_mb,
                                  progress_bar, retry_on_oom, write_outcome)
 from backend.schemas import JobSpec, StudioError
 from backend.tracking import MetricsFile, Progress, Window, truncate_metrics
@@ -337,6 +337,7 @@ def _finish(spec, splits, accelerator, model, tokenizer, run_dir, schedule, prog
         "train_samples_per_second": round(progress.train_samples / seconds, 2),
         "num_parameters": catalog.count_parameters(accelerator.unwrap_model(model)),
         "precision": accelerator.precision_used, "device": describe_device(accelerator),
+        "peak_memory_mb": peak_memory_mb(accelerator),
         "num_processes": accelerator.num_processes, "batch_size": spec.batch_size,
         "gradient_accumulation_steps": spec.gradient_accumulation_steps,
         "train_rows": len(splits.train), "eval_rows": len(splits.eval),

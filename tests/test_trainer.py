@@ -55,8 +55,9 @@ def test_train_writes_a_complete_run_folder(sentiment_csv, tiny_model_dir, tmp_p
     assert runs.read_spec(run_dir) == spec_for(sentiment_csv, tiny_model_dir, epochs=6)
     saved = runs.read_results(run_dir)
     for key in ("task", "model", "metrics", "train_runtime_s", "train_samples_per_second", "num_parameters",
-                "labels", "best_step", "precision", "device"):
+                "labels", "best_step", "precision", "device", "peak_memory_mb"):
         assert key in saved
+    assert saved["peak_memory_mb"] > 0
     assert saved["task"] == "text_classification" and saved["labels"] == ["neg", "pos"]
     assert set(saved["metrics"]) >= {"accuracy", "macro_f1", "mcc", "f1"}
     assert saved["metrics"]["accuracy"] >= 0.8  # the signal words are easy to learn

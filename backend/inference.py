@@ -1,0 +1,343 @@
+"""A finished run in use: load it once (cached), predict one text or many, explain a prediction, time it.
+
+Scoring a whole CSV is backend.batch_scoring. Only folders the trainer wrote are loaded (spec.json, results.json, model/config.json and safetensors weights),
+from local files, never with remote code. The single-text path is the hot one (the Playground and the API): it
+does no more than a bare `model(**tokenizer(text))` call — no reload, no pandas, no padding, cached label lists.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import repeat
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from backend import runs
+from backend.batching import Collator
+from backend.catalog import _quiet_loading
+from backend.data import load_splits
+from backend.model_files import safetensors_files
+from backend.schemas import JobSpec, StudioError
+
+MAX_LOADED = 4  # runs kept in memory: two sides of a comparison plus a couple of recent Playground picks
+BATCH_SIZE = 32
+IG_STEPS = 20  # Integrated Gradients path points: attributions add up to the change within a few percent at 20,
+# and all-MiniLM-L6 explains a 30-token sentence in about half a second on 2 CPU cores
+DIGITS = 6
+WARMUP_CALLS = 5  # the first calls pay for lazy initialisation in torch and the tokenizer
+
+_cache: OrderedDict[str, tuple[tuple, "LoadedRun"]] = OrderedDict()
+_lock = threading.Lock()
+
+
+@dataclass(eq=False)
+class LoadedRun:
+    """A finished run in memory. `labels` is the model's own id2label order; None for regression."""
+
+    run_dir: Path
+    spec: JobSpec
+    task: str
+    labels: list[str] | None
+    model: torch.nn.Module
+    tokenizer: object
+    max_length: int
+    device: torch.device
+    input_names: tuple[str, ...]
+
+    @cached_property
+    def columns(self) -> dict:
+        """{text_column, text_pair_column} the run trained on: the spec's, or the trainer's guess done again (it is
+        deterministic). Raises StudioError when they were guessed and the training CSV is gone."""
+        data = self.spec.data
+        if data.text_column and (data.text_pair_column is not None or self.task == "text_classification"):
+            return {"text_column": data.text_column, "text_pair_column": data.text_pair_column or None}
+        report = load_splits(data).report
+        return {"text_column": report.text_column, "text_pair_column": report.text_pair_column}
+
+    @cached_property
+    def uses_pairs(self) -> bool | None:
+        """Whether the model reads two texts; None when that cannot be told (a regression run whose CSV is gone).
+        Cached: the hot path must not read the training CSV again."""
+        if self.task != "regression":
+            return self.task == "pair_classification"
+        try:
+            return self.columns["text_pair_column"] is not None
+        except StudioError:
+            return None
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_run(run_dir: str | Path) -> LoadedRun:
+    """The run in `run_dir`, loaded once and kept while it is among the MAX_LOADED most recently used."""
+    folder = Path(run_dir).expanduser().resolve()
+    stamp = _model_stamp(folder)
+    key = str(folder)
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == stamp:
+            _cache.move_to_end(key)
+            return cached[1]
+    loaded = _load(folder)  # outside the lock: people using other runs do not wait while this one loads
+    with _lock:
+        _cache[key] = (stamp, loaded)  # a retrained model replaces its old entry rather than sitting beside it
+        _cache.move_to_end(key)
+        while len(_cache) > MAX_LOADED:
+            _cache.popitem(last=False)
+    return loaded
+
+
+def _model_stamp(folder: Path) -> tuple:
+    """Checks the folder is a finished run; its weights' and config's change times and sizes key the cache."""
+    model = folder / runs.MODEL
+    if not (folder / runs.SPEC).is_file() or not (model / "config.json").is_file():
+        raise StudioError(f"{folder} is not a MiniLM Studio run folder (it needs spec.json and model/config.json); "
+                          "choose a finished run.")
+    if not (folder / runs.RESULTS).is_file():
+        raise StudioError(f"The run in {folder.name} has not finished training (no results.json yet); wait for it "
+                          "to complete or choose another run.")
+    weights = safetensors_files(model)
+    if not weights:
+        raise StudioError(f"{model} has no model.safetensors; MiniLM Studio loads safetensors weights only.")
+    return tuple((path.stat().st_mtime_ns, path.stat().st_size) for path in (*weights, model / "config.json"))
+
+
+def _load(folder: Path) -> LoadedRun:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    spec, results = runs.read_spec(folder), runs.read_results(folder) or {}
+    device = _best_device()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder / runs.MODEL, local_files_only=True, trust_remote_code=False)
+        with _quiet_loading():  # no progress bar in the server's log for every run a person opens
+            model = AutoModelForSequenceClassification.from_pretrained(
+                folder / runs.MODEL, use_safetensors=True, local_files_only=True, trust_remote_code=False,
+                dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise StudioError(f"Could not load the model of {folder.name}: {str(exc).splitlines()[0]}") from None
+    # Gradients are only ever wanted for the input embeddings (explain); none for weights saves memory and time.
+    model.requires_grad_(False).eval().to(device)
+    config = model.config
+    task = results.get("task") or ("regression" if config.problem_type == "regression" else "text_classification")
+    labels = None if task == "regression" else [str(config.id2label[i]) for i in range(config.num_labels)]
+    names = tuple(name for name in tokenizer.model_input_names if name in ("input_ids", "attention_mask",
+                                                                            "token_type_ids"))
+    return LoadedRun(folder, spec, task, labels, model, tokenizer, spec.max_length, device, names)
+
+
+def _best_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    # torch counts the machine's cores; in a container limited to fewer, more threads than cores only fight.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if torch.get_num_threads() > cores:
+        torch.set_num_threads(cores)
+    return torch.device("cpu")
+
+
+# ---------------------------------------------------------------- predicting
+
+
+def _check_pairs(loaded: LoadedRun, count: int, pairs) -> list[str] | None:
+    """Second texts as the model needs them: required by a pair model, refused by a single-text one."""
+    needs = loaded.uses_pairs
+    if pairs is not None and not any(pairs):
+        pairs = None  # empty second-text boxes: none given
+    if pairs is None and needs:
+        raise StudioError("This model compares two texts; give the second text as well.")
+    if pairs is not None and needs is False:
+        raise StudioError("This model reads one text; leave the second text empty.")
+    if pairs is not None and len(pairs) != count:
+        raise StudioError(f"Got {count} texts but {len(pairs)} second texts; give one second text per text.")
+    return None if pairs is None else [_as_text(pair) for pair in pairs]
+
+
+def _as_text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _outputs(loaded: LoadedRun, logits: torch.Tensor) -> torch.Tensor:
+    """Class probabilities, or the predicted values (n, 1) for regression."""
+    return logits.float() if loaded.labels is None else torch.softmax(logits.float(), dim=-1)
+
+
+def _as_prediction(loaded: LoadedRun, row: list[float]) -> dict:
+    if loaded.labels is None:
+        return {"value": round(row[0], DIGITS)}
+    best = max(range(len(row)), key=row.__getitem__)
+    return {"label": loaded.labels[best], "scores": {label: round(p, DIGITS) for label, p in zip(loaded.labels, row)}}
+
+
+def predict_scores(run_dir, texts: list[str], pairs: list[str] | None = None,
+                   batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """Probabilities (rows, labels), or values (rows,) for regression, in the order of `texts`.
+
+    Tokenized in one call, sorted by length and padded per batch to its own longest row, as the trainer evaluates.
+    """
+    loaded = load_run(run_dir)
+    texts, pairs = [_as_text(text) for text in texts], _check_pairs(loaded, len(texts), pairs)
+    width = len(loaded.labels) if loaded.labels else 1
+    outputs = np.zeros((len(texts), width), dtype=np.float32)
+    if texts:
+        encoded = loaded.tokenizer(texts, pairs, truncation=True, max_length=loaded.max_length, padding=False)
+        features = {name: encoded[name] for name in loaded.input_names}
+        order = np.argsort([-len(ids) for ids in features["input_ids"]], kind="stable")
+        collate = Collator(loaded.tokenizer.pad_token_id or 0, regression=True)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size].tolist()
+                batch = collate([(i, {name: values[i] for name, values in features.items()}, 0.0) for i in rows])
+                inputs = {name: batch[name].to(loaded.device) for name in loaded.input_names}
+                outputs[rows] = _outputs(loaded, loaded.model(**inputs).logits).cpu().numpy()
+    return outputs if loaded.labels else outputs[:, 0]
+
+
+def predict(run_dir, texts: list[str], pairs: list[str] | None = None, batch_size: int = BATCH_SIZE) -> list[dict]:
+    """`{"label", "scores": {label: probability}}` per text, or `{"value"}` for regression."""
+    loaded = load_run(run_dir)
+    scores = predict_scores(loaded.run_dir, texts, pairs, batch_size)
+    return [_as_prediction(loaded, np.atleast_1d(row).tolist()) for row in scores]
+
+
+def predict_one(run_dir, text: str, pair: str | None = None) -> dict:
+    """The prediction for one text (and second text) plus `latency_ms`: tokenize, forward and softmax."""
+    loaded = load_run(run_dir)
+    pairs = _check_pairs(loaded, 1, None if pair is None else [pair])
+    started = time.perf_counter()
+    encoded = loaded.tokenizer(_as_text(text), pairs[0] if pairs else None, truncation=True,
+                               max_length=loaded.max_length, return_tensors="pt")
+    with torch.inference_mode():
+        logits = loaded.model(**{name: encoded[name].to(loaded.device) for name in loaded.input_names}).logits
+        row = _outputs(loaded, logits)[0].tolist()
+    latency = (time.perf_counter() - started) * 1000
+    return _as_prediction(loaded, row) | {"latency_ms": round(latency, 3)}
+
+
+# ---------------------------------------------------------------- explaining
+
+
+def explain(run_dir, text: str, pair: str | None = None, target: str | None = None, steps: int = IG_STEPS) -> dict:
+    """Which words push the prediction towards (score > 0) or away from (< 0) `target` (default: the predicted label).
+
+    Integrated Gradients on the input word embeddings, from a baseline where every non-special token is [PAD]:
+    attributions add up to the change in the target's log-probability (the value for regression) between the
+    baseline and the text, so they are signed and comparable. All path points run as one batch.
+    Keys: label, method, steps, prediction, truncated, tokens [{token, score, segment, special}],
+    words [{word, score, segment, start, end}] (character offsets into their text); scores scaled to [-1, 1].
+    """
+    loaded = load_run(run_dir)
+    pairs = _check_pairs(loaded, 1, None if pair is None else [pair])
+    texts = (_as_text(text), pairs[0] if pairs else None)
+    encoded = loaded.tokenizer(*texts, truncation=True, max_length=loaded.max_length, return_tensors="pt",
+                               return_offsets_mapping=True, return_special_tokens_mask=True)
+    inputs = {name: encoded[name].to(loaded.device) for name in loaded.input_names}
+    special = encoded["special_tokens_mask"][0].bool()
+    with torch.inference_mode():
+        row = _outputs(loaded, loaded.model(**inputs).logits)[0].tolist()
+    prediction = _as_prediction(loaded, row)
+    index = _target_index(loaded, target or prediction.get("label"))
+    attributions = integrated_gradients(loaded, inputs, special, index, steps)[0].cpu()
+    tokens = _token_scores(loaded, encoded, attributions)
+    full = loaded.tokenizer(*texts, truncation=False)["input_ids"]
+    return {"label": loaded.labels[index] if loaded.labels else None, "method": "integrated_gradients",
+            "steps": steps, "prediction": prediction, "truncated": len(full) > len(tokens),
+            "tokens": tokens, "words": _word_scores(encoded, attributions, texts)}
+
+
+def _target_index(loaded: LoadedRun, target: str | None) -> int:
+    if loaded.labels is None:
+        return 0
+    if target not in loaded.labels:
+        raise StudioError(f"Unknown label {target!r}; this model's labels are: {', '.join(loaded.labels)}.")
+    return loaded.labels.index(target)
+
+
+def integrated_gradients(loaded: LoadedRun, inputs: dict, special: torch.Tensor, index: int, steps: int):
+    """Attribution per token (1, length): (x - baseline) . mean gradient over `steps` midpoints of the path."""
+    embed = loaded.model.get_input_embeddings()
+    ids = inputs["input_ids"]
+    pad = loaded.tokenizer.pad_token_id or 0
+    # Special tokens keep their own embeddings, so the baseline is still a well-formed sequence.
+    baseline_ids = torch.where(special.to(ids.device), ids, torch.full_like(ids, pad))
+    with torch.no_grad():
+        actual, baseline = embed(ids), embed(baseline_ids)
+    alphas = (torch.arange(steps, device=ids.device, dtype=actual.dtype) + 0.5) / steps  # midpoint rule
+    path = (baseline + alphas.view(-1, 1, 1) * (actual - baseline)).requires_grad_(True)
+    others = {name: tensor.expand(steps, -1) for name, tensor in inputs.items() if name != "input_ids"}
+    with torch.enable_grad():
+        logits = loaded.model(inputs_embeds=path, **others).logits.float()
+        output = logits[:, 0] if loaded.labels is None else torch.log_softmax(logits, dim=-1)[:, index]
+        # autograd.grad with respect to the path only: no weight gradients are computed or stored.
+        (gradients,) = torch.autograd.grad(output.sum(), path)
+    return ((actual - baseline) * gradients.mean(dim=0, keepdim=True)).sum(dim=-1).detach()
+
+
+def _scaled(values: list[float]) -> list[float]:
+    largest = max((abs(value) for value in values), default=0.0)
+    return [round(value / largest, 4) if largest > 0 else 0.0 for value in values]
+
+
+def _token_scores(loaded: LoadedRun, encoded, attributions: torch.Tensor) -> list[dict]:
+    names = loaded.tokenizer.convert_ids_to_tokens(encoded["input_ids"][0].tolist())
+    special = encoded["special_tokens_mask"][0].tolist()
+    segments = encoded.sequence_ids(0)
+    scores = _scaled(attributions.tolist())
+    return [{"token": name, "score": score, "segment": segment, "special": bool(flag)}
+            for name, score, segment, flag in zip(names, scores, segments, special)]
+
+
+def _word_scores(encoded, attributions: torch.Tensor, texts: tuple) -> list[dict]:
+    """Word pieces (##ing) summed into the words they came from; special tokens belong to no word."""
+    groups: dict[tuple[int, int], list[int]] = {}
+    for position, (segment, word) in enumerate(zip(encoded.sequence_ids(0), encoded.word_ids(0))):
+        if segment is not None and word is not None:
+            groups.setdefault((segment, word), []).append(position)
+    offsets = encoded["offset_mapping"][0].tolist()
+    words = []
+    for (segment, _), positions in groups.items():
+        start, end = offsets[positions[0]][0], offsets[positions[-1]][1]
+        words.append({"word": texts[segment][start:end], "segment": segment, "start": start, "end": end,
+                      "score": float(attributions[positions].sum())})
+    for word, score in zip(words, _scaled([word["score"] for word in words])):
+        word["score"] = score
+    return words
+
+
+# ---------------------------------------------------------------- speed
+
+
+def measure_speed(run_dir, texts: list[str], pairs: list[str] | None = None, repeats: int = 50,
+                  batch_rows: int = 256, batch_size: int = BATCH_SIZE) -> dict:
+    """Single-text latency as a user waits for it (p50/p95 ms over `repeats` calls, after WARMUP_CALLS) and batch
+    throughput over `batch_rows` rows (the texts repeated). Keys: latency_p50_ms, latency_p95_ms,
+    throughput_rows_per_s, repeats, batch_rows, batch_size, device, threads."""
+    loaded = load_run(run_dir)
+    if not texts:
+        raise StudioError("Give at least one text to measure the speed with.")
+    pairs = _check_pairs(loaded, len(texts), pairs)
+
+    def cycled(values, count):
+        return None if values is None else [values[i % len(values)] for i in range(count)]
+
+    calls = WARMUP_CALLS + repeats
+    latencies = []
+    for text, pair in zip(cycled(texts, calls), cycled(pairs, calls) or repeat(None)):
+        started = time.perf_counter()
+        predict_one(loaded.run_dir, text, pair)
+        latencies.append((time.perf_counter() - started) * 1000)
+    many, many_pairs = cycled(texts, batch_rows), cycled(pairs, batch_rows)
+    predict_scores(loaded.run_dir, many[:batch_size], many_pairs and many_pairs[:batch_size], batch_size)  # warm-up
+    started = time.perf_counter()
+    predict_scores(loaded.run_dir, many, many_pairs, batch_size)
+    seconds = time.perf_counter() - started
+    p50, p95 = np.percentile(latencies[WARMUP_CALLS:], [50, 95])
+    return {"latency_p50_ms": round(float(p50), 3), "latency_p95_ms": round(float(p95), 3),
+            "throughput_rows_per_s": round(batch_rows / seconds, 1), "repeats": repeats, "batch_rows": batch_rows,
+            "batch_size": batch_size, "device": str(loaded.device), "threads": torch.get_num_threads()}
