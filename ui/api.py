@@ -9,7 +9,9 @@ from functools import wraps
 import gradio as gr
 from gradio.data_classes import FileData
 
-from backend import catalog, data, presets, tokenization
+from pathlib import Path
+
+from backend import analysis, catalog, compare, data, inference, presets, tokenization
 from backend.schemas import DataSpec, StudioError
 from backend.status import job_status
 from backend.services import Services
@@ -102,6 +104,29 @@ def register(services: Services) -> None:
         """Your jobs, newest first, each with its state and progress."""
         return [job_status(record) for record in services.runner.list_jobs(owner_of(request))]
 
+    def run_dir(job_id: str, request) -> Path:
+        return Path(services.runner.get(job_id, owner_of(request)).run_dir)
+
+    @user_errors
+    def predict(job_id: str, text: str, text_pair: str = "", explain: bool = False,
+                request: gr.Request = None) -> dict:
+        """Predict with a finished job's model (like `python -m backend predict`): {"label", "scores"} or {"value"}, with latency_ms; explain adds word attributions."""
+        folder = run_dir(job_id, request)
+        result = inference.predict_one(folder, text, text_pair or None)
+        if explain:
+            result["explanation"] = inference.explain(folder, text, text_pair or None)
+        return result
+
+    @user_errors
+    def compare_runs(job_a: str, job_b: str, remeasure: bool = False, request: gr.Request = None) -> dict:
+        """Two finished jobs side by side (like `python -m backend compare`): metrics, size, training and inference speed, verdict, curves, disagreements."""
+        return compare.compare_runs(run_dir(job_a, request), run_dir(job_b, request), remeasure=remeasure)
+
+    @user_errors
+    def error_analysis(job_id: str, request: gr.Request = None) -> dict:
+        """A finished job's validation errors: confusion matrix, per-class precision/recall/F1, confident mistakes, confidence histogram."""
+        return analysis.error_analysis(run_dir(job_id, request))
+
     gr.api(validate_csv, api_name="validate_csv")
     gr.api(preview_tokens, api_name="preview_tokens")
     gr.api(start_job, api_name="start_job")
@@ -109,3 +134,6 @@ def register(services: Services) -> None:
     gr.api(cancel_job, api_name="cancel_job")
     gr.api(resume_job, api_name="resume_job")
     gr.api(list_jobs, api_name="list_jobs")
+    gr.api(predict, api_name="predict")
+    gr.api(compare_runs, api_name="compare_runs")
+    gr.api(error_analysis, api_name="error_analysis")

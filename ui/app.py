@@ -5,7 +5,10 @@ import gradio as gr
 
 from backend.services import Services
 from ui import api
+from ui.tabs.compare_tab import create_compare_tab
 from ui.tabs.data_tab import create_data_tab
+from ui.tabs.playground_tab import create_playground_tab
+from ui.tabs.results_tab import create_results_tab
 from ui.tabs.train_tab import create_train_tab
 
 CSS = """
@@ -19,6 +22,7 @@ CSS = """
 .tok .meta { display: block; font-size: 10px; line-height: 1.1; color: #5b6478; text-align: center; }
 .studio-note { font-size: 14px; }
 .studio-error { border-left: 4px solid #d9362b; padding: 6px 12px; background: #fdecea; color: #5f1410; border-radius: 4px; }
+.studio-note ul { margin: 4px 0 4px 18px; }
 .studio-warn { border-left: 4px solid #e0a100; padding: 6px 12px; background: #fff7e0; color: #4d3800; border-radius: 4px; }
 """
 
@@ -37,6 +41,12 @@ def build_app(services: Services) -> gr.Blocks:
                 create_data_tab(services, data_spec, data_stats)
             with gr.Tab("Train", id="train"):
                 create_train_tab(app, services, data_spec, data_stats)
+            with gr.Tab("Playground", id="playground"):
+                create_playground_tab(app, services)
+            with gr.Tab("Compare", id="compare"):
+                create_compare_tab(app, services, data_spec, data_stats)
+            with gr.Tab("Results", id="results"):
+                create_results_tab(app, services)
         api.register(services)
     return app
 

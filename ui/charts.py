@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import pandas as pd
+
+from backend import runs
 
 STAT_ROWS = (  # (key in a preview dict, what a person reads, how to show it)
     ("mean", "Mean length (tokens)", "{:.1f}"),
@@ -14,6 +17,11 @@ STAT_ROWS = (  # (key in a preview dict, what a person reads, how to show it)
     ("unk_rate", "Unknown-token rate ([UNK])", "{:.2%}"),
     ("suggested_max_length", "Suggested max length", "{:.0f}"),
 )
+
+
+def plot_data(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """None instead of an empty frame: a Gradio plot first given an empty frame never draws later data."""
+    return None if frame.empty else frame
 
 
 def label_balance_frame(report: dict) -> pd.DataFrame:
@@ -43,7 +51,7 @@ def histogram_frame(previews: dict[str, dict]) -> pd.DataFrame:
         edges, counts = preview["histogram"]["edges"], preview["histogram"]["counts"]
         for low, high, count in zip(edges, edges[1:], counts):
             rows.append({"tokens": (low + high - 1) / 2, "rows": int(count), "tokenizer": name})
-    return pd.DataFrame(rows, columns=["tokens", "rows", "tokenizer"])
+    return plot_data(pd.DataFrame(rows, columns=["tokens", "rows", "tokenizer"]))
 
 
 def tokens_html(samples: list[dict], show_ids: bool) -> str:
@@ -131,14 +139,11 @@ def progress_html(status: dict | None) -> str:
             + (f"<div class='studio-note'>latest evaluation: {evaluation}</div>" if evaluation else "") + reason)
 
 
-def curves_frame(metrics: list[dict], keys: list[str]) -> pd.DataFrame:
+def curves_frame(metrics: list[dict], keys: list[str]) -> pd.DataFrame | None:
     """Long-form (step, value, series) rows for the keys present in the metric lines."""
     rows = [(line["step"], float(line[key]), METRIC_NAMES.get(key.removeprefix("eval_"), key))
             for line in metrics for key in keys if line.get(key) is not None and "step" in line]
-    # Typed columns even when empty: a plot first drawn from an untyped frame keeps treating numbers as categories.
-    return pd.DataFrame({"step": pd.Series([r[0] for r in rows], dtype="int64"),
-                         "value": pd.Series([r[1] for r in rows], dtype="float64"),
-                         "series": pd.Series([r[2] for r in rows], dtype="str")})
+    return plot_data(pd.DataFrame(rows, columns=["step", "value", "series"]))
 
 
 def eval_keys(metrics: list[dict]) -> list[str]:
@@ -161,3 +166,98 @@ def results_html(status: dict) -> str:
             f"{results['train_samples_per_second']:.0f} samples/s on {html.escape(str(results.get('device')))} "
             f"({html.escape(str(results.get('precision')))}) · model folder: "
             f"<code>{html.escape(status['run_dir'])}/model</code></p></div>")
+
+
+# ---------------------------------------------------------------- playground
+
+
+def run_label(record) -> str:
+    """e.g. "all-MiniLM-L6-v2 · reviews.csv · macro-F1 0.912 · 20261124-1500-ab12"."""
+    results = runs.read_results(Path(record.run_dir)) or {}
+    main = results.get("main_metric")
+    score = results.get("metrics", {}).get(main)
+    scored = f" · {METRIC_NAMES.get(main, main)} {score:.3f}" if isinstance(score, (int, float)) else ""
+    return f"{record.spec.name or record.spec.model}{scored} · {record.job_id}"
+
+
+def label_value(prediction: dict):
+    """What gr.Label draws: class probabilities, or the value of a regression."""
+    if "value" in prediction:
+        return f"{prediction['value']:.3f}"
+    return prediction["scores"]
+
+
+def attribution_pairs(explanation: dict) -> list[tuple[str, float]]:
+    """Words with signed scores in [-1, 1], as gr.HighlightedText colours them."""
+    return [(word["word"] + " ", float(word["score"])) for word in explanation["words"]]
+
+
+def answer_text(prediction: dict) -> str:
+    if "value" in prediction:
+        return f"{prediction['value']:.3f}"
+    return f"{prediction['label']} ({prediction['scores'][prediction['label']]:.0%})"
+
+
+def verdict_html(answers: list[dict]) -> str:
+    """Each model's answer and latency; with two models, whether they agree, in a box that stands out if not."""
+    lines = [f"<b>{html.escape(a['name'])}</b>: {html.escape(answer_text(a['prediction']))} in "
+             f"{a['prediction']['latency_ms']:.1f} ms" for a in answers]
+    body = "<br>".join(lines)
+    if len(answers) == 2:
+        first, second = (a["prediction"] for a in answers)
+        agree = first.get("label", first.get("value")) == second.get("label", second.get("value"))
+        if "value" in first:
+            agree = abs(first["value"] - second["value"]) < 0.5
+        kind, title = ("note", "The two models agree.") if agree else ("warn", "The two models disagree.")
+        return f"<div class='studio-{kind}'><b>{title}</b><br>{body}</div>"
+    return f"<div class='studio-note'>{body}</div>"
+
+
+# ---------------------------------------------------------------- results of one run
+
+
+def classification_summary_html(report: dict) -> str:
+    return (f"<p class='studio-note'><b>{report['rows']:,}</b> validation rows · accuracy "
+            f"<b>{report['accuracy']:.3f}</b> · macro-F1 <b>{report['macro_f1']:.3f}</b> · "
+            f"{report['misclassified_count']:,} mistakes</p>")
+
+
+def regression_summary_html(report: dict) -> str:
+    return (f"<p class='studio-note'><b>{report['rows']:,}</b> validation rows · mean absolute error "
+            f"<b>{report['mae']:.3f}</b> · RMSE <b>{report['rmse']:.3f}</b></p>")
+
+
+def confusion_frame(report: dict) -> pd.DataFrame:
+    labels = report["labels"]
+    frame = pd.DataFrame(report["confusion_matrix"], columns=labels)
+    frame.insert(0, "true \\ predicted", labels)
+    return frame
+
+
+def per_class_frame(report: dict) -> pd.DataFrame:
+    return pd.DataFrame(report["per_class"], columns=["label", "precision", "recall", "f1", "support"])
+
+
+def confidence_frame(report: dict) -> pd.DataFrame:
+    rows = []
+    for bin_ in report["confidence_histogram"]:
+        name = f"{bin_['low']:.1f}–{bin_['high']:.1f}"
+        rows += [{"confidence": name, "rows": bin_["correct"], "outcome": "right"},
+                 {"confidence": name, "rows": bin_["wrong"], "outcome": "wrong"}]
+    return plot_data(pd.DataFrame(rows, columns=["confidence", "rows", "outcome"]))
+
+
+def mistakes_frame(report: dict) -> pd.DataFrame:
+    columns = ["text", "text_pair", "gold", "predicted", "confidence"]
+    frame = pd.DataFrame(report["misclassified"], columns=columns + ["gold_probability"])[columns]
+    return frame.drop(columns="text_pair") if frame["text_pair"].isna().all() else frame
+
+
+def points_frame(report: dict) -> pd.DataFrame:
+    return plot_data(pd.DataFrame(report["points"], columns=["gold", "predicted"]))
+
+
+def worst_frame(report: dict) -> pd.DataFrame:
+    columns = ["text", "text_pair", "gold", "predicted", "error"]
+    frame = pd.DataFrame(report["worst"], columns=columns)
+    return frame.drop(columns="text_pair") if frame["text_pair"].isna().all() else frame

@@ -160,7 +160,7 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
 
 
 def curve_plot(title: str, height: int = 240) -> gr.LinePlot:
-    return gr.LinePlot(charts.curves_frame([], []), x="step", y="value", color="series", title=title, height=height)
+    return gr.LinePlot(None, x="step", y="value", color="series", title=title, height=height)
 
 
 FORM_FIELDS = ("epochs", "batch_size", "learning_rate", "max_length", "eval_every_steps", "early_stopping_patience",

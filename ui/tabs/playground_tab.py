@@ -1,0 +1,118 @@
+"""Playground tab: type a text, see what one or two finished models think, why, and how fast; score a whole CSV."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from backend import batch_scoring, inference
+from backend.schemas import StudioError
+from backend.services import Services
+from ui import charts
+from ui.session import owner_of
+
+NONE = "(none)"
+
+
+def finished_choices(services: Services, owner: str) -> list[tuple[str, str]]:
+    """The person's completed jobs, newest first, labelled with name and main score."""
+    choices = []
+    for record in services.runner.list_jobs(owner):
+        if record.state == "completed":
+            choices.append((charts.run_label(record), record.job_id))
+    return choices
+
+
+def run_dir_of(services: Services, job_id: str, owner: str) -> Path:
+    return Path(services.runner.get(job_id, owner).run_dir)
+
+
+def create_playground_tab(app: gr.Blocks, services: Services) -> None:
+    gr.Markdown("### Try a finished model\nPick one model, or two to see them side by side, and type a text.")
+    with gr.Row():
+        run_a = gr.Dropdown(label="Model", choices=[], interactive=True, elem_id="play-run-a", scale=3)
+        run_b = gr.Dropdown(label="Second model (optional)", choices=[NONE], value=NONE, interactive=True,
+                            elem_id="play-run-b", scale=3)
+        refresh = gr.Button("Refresh list", size="sm", scale=1)
+    with gr.Row():
+        text = gr.Textbox(label="Text", lines=3, placeholder="Type a sentence, then press Predict.", scale=3)
+        text_pair = gr.Textbox(label="Second text (text-pair models)", lines=3, visible=False, scale=3)
+    predict = gr.Button("Predict", variant="primary")
+    verdict = gr.HTML()
+    with gr.Row():
+        with gr.Column():
+            label_a = gr.Label(label="First model", num_top_classes=10)
+            why_a = gr.HighlightedText(label="Why: words that pushed towards (red) or away from (blue) the answer",
+                                       show_legend=False, combine_adjacent=False)
+        with gr.Column(visible=False) as column_b:
+            label_b = gr.Label(label="Second model", num_top_classes=10)
+            why_b = gr.HighlightedText(label="Why (second model)", show_legend=False, combine_adjacent=False)
+
+    gr.Markdown("### Score a whole CSV\nEvery row gets the predicted label and the probability of each class.")
+    with gr.Row():
+        batch_file = gr.File(label="CSV to score", file_types=[".csv", ".tsv", ".txt"], type="filepath")
+        scored = gr.File(label="Scored CSV (download)", interactive=False)
+    score = gr.Button("Score every row")
+    batch_note = gr.HTML()
+
+    def on_refresh(http: gr.Request):
+        choices = finished_choices(services, owner_of(http))
+        first = choices[0][1] if choices else None
+        return gr.update(choices=choices, value=first), gr.update(choices=[(NONE, NONE)] + choices, value=NONE)
+
+    def on_runs(job_a, job_b, http: gr.Request):
+        """Show the pair box for text-pair models and the second column when a second model is picked."""
+        pair = False
+        if job_a:
+            try:
+                pair = bool(inference.load_run(run_dir_of(services, job_a, owner_of(http))).uses_pairs)
+            except StudioError:
+                pair = False
+        return gr.update(visible=pair), gr.update(visible=bool(job_b and job_b != NONE))
+
+    def on_predict(job_a, job_b, first, second, http: gr.Request):
+        owner = owner_of(http)
+        if not job_a:
+            return charts.message_html("warn", ["Pick a finished model first (train one on the Train tab)."]), \
+                None, None, None, None
+        if not (first or "").strip():
+            return charts.message_html("warn", ["Type a text to predict."]), None, None, None, None
+        try:
+            answers = [answer(services, job, owner, first, second) for job in (job_a, job_b) if job and job != NONE]
+        except StudioError as exc:
+            return charts.message_html("error", [str(exc)]), None, None, None, None
+        shown = [(charts.label_value(a["prediction"]), charts.attribution_pairs(a["explanation"])) for a in answers]
+        if len(shown) == 1:
+            shown.append((None, None))
+        return charts.verdict_html(answers), shown[0][0], shown[0][1], shown[1][0], shown[1][1]
+
+    def on_score(job_a, path, http: gr.Request):
+        if not job_a or not path:
+            return None, charts.message_html("warn", ["Pick a model and upload a CSV to score."])
+        try:
+            owner = owner_of(http)
+            kept = services.keep_upload(path, owner)
+            out = Path(tempfile.mkdtemp(prefix="scored-")) / f"scored-{kept.name}"
+            summary = batch_scoring.score_csv(run_dir_of(services, job_a, owner), kept, out)
+        except StudioError as exc:
+            return None, charts.message_html("error", [str(exc)])
+        return str(out), f"<p class='studio-note'>Scored {summary['rows']:,} rows.</p>"
+
+    outputs = [verdict, label_a, why_a, label_b, why_b]
+    refresh.click(on_refresh, None, [run_a, run_b], api_visibility="private")
+    app.load(on_refresh, None, [run_a, run_b], api_visibility="private")
+    for control in (run_a, run_b):
+        control.change(on_runs, [run_a, run_b], [text_pair, column_b], api_visibility="private")
+    for trigger in (predict.click, text.submit):
+        trigger(on_predict, [run_a, run_b, text, text_pair], outputs, api_visibility="private")
+    score.click(on_score, [run_a, batch_file], [scored, batch_note], api_visibility="private")
+
+
+def answer(services: Services, job_id: str, owner: str, text: str, pair: str | None) -> dict:
+    """One model's prediction with its latency and the attribution of its answer."""
+    run_dir = run_dir_of(services, job_id, owner)
+    pair = pair if (pair or "").strip() else None
+    prediction = inference.predict_one(run_dir, text, pair)
+    return {"job_id": job_id, "name": services.runner.get(job_id, owner).spec.name or job_id,
+            "prediction": prediction, "explanation": inference.explain(run_dir, text, pair)}

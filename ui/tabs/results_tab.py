@@ -1,0 +1,72 @@
+"""Results tab: one finished run looked at closely (confusion, per-class scores, confident mistakes) and exported."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from backend import analysis, export
+from backend.schemas import StudioError
+from backend.services import Services
+from ui import charts
+from ui.session import owner_of
+from ui.tabs.playground_tab import finished_choices, run_dir_of
+
+
+def create_results_tab(app: gr.Blocks, services: Services) -> None:
+    gr.Markdown("### Where does the model go wrong?\nEvery number here is measured on the run's validation rows.")
+    with gr.Row():
+        run = gr.Dropdown(label="Finished run", choices=[], interactive=True, elem_id="results-run", scale=4)
+        refresh = gr.Button("Refresh list", size="sm", scale=1)
+    summary = gr.HTML()
+    with gr.Row():
+        confusion = gr.Dataframe(label="Confusion matrix (rows: true label, columns: predicted)", interactive=False)
+        per_class = gr.Dataframe(label="Per class", interactive=False)
+    with gr.Row():
+        histogram = gr.BarPlot(x="confidence", y="rows", color="outcome", title="How sure the model was",
+                               height=260, x_title="top-class probability", sort=None)
+        points = gr.ScatterPlot(x="gold", y="predicted", title="Predicted vs true value", height=260, visible=False)
+    mistakes = gr.Dataframe(label="Mistakes, most confident first", interactive=False, wrap=True, max_height=360)
+
+    gr.Markdown("### Take the model with you\nA zip that `transformers` loads as is: the model, its tokenizer and "
+                "label names, a model card, the job spec and the results.")
+    with gr.Row():
+        build = gr.Button("Prepare download", scale=1)
+        download = gr.File(label="Model (.zip)", interactive=False, scale=3)
+
+    def on_refresh(http: gr.Request):
+        choices = finished_choices(services, owner_of(http))
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+    def on_run(job_id, http: gr.Request):
+        empty = ("", None, None, gr.update(value=None), gr.update(visible=False), None)
+        if not job_id:
+            return empty
+        try:
+            report = analysis.error_analysis(run_dir_of(services, job_id, owner_of(http)))
+        except StudioError as exc:
+            return (charts.message_html("error", [str(exc)]),) + empty[1:]
+        if report["labels"] is None:
+            return (charts.regression_summary_html(report), None, None, gr.update(value=None),
+                    gr.update(value=charts.points_frame(report), visible=True), charts.worst_frame(report))
+        return (charts.classification_summary_html(report), charts.confusion_frame(report),
+                charts.per_class_frame(report), gr.update(value=charts.confidence_frame(report)),
+                gr.update(visible=False), charts.mistakes_frame(report))
+
+    def on_export(job_id, http: gr.Request):
+        if not job_id:
+            return None
+        try:
+            run_dir = run_dir_of(services, job_id, owner_of(http))
+            target = Path(tempfile.mkdtemp(prefix="export-")) / f"minilm-studio-{job_id}.zip"
+            return str(export.export_run(run_dir, target))
+        except StudioError as exc:
+            gr.Warning(str(exc))
+            return None
+
+    outputs = [summary, confusion, per_class, histogram, points, mistakes]
+    refresh.click(on_refresh, None, run, api_visibility="private")
+    app.load(on_refresh, None, run, api_visibility="private")
+    run.change(on_run, run, outputs, api_visibility="private")
+    build.click(on_export, run, download, api_visibility="private")
