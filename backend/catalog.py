@@ -19,6 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
+# Imported here, not inside functions: transformers' lazy module can fail when two request threads import
+# from it for the first time at once.
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
 from backend.model_files import (  # noqa: F401  assemble_split_zip, count_folder_parameters, mpnet_dir re-exported
     MPNET_FOLDER, assemble_split_zip, count_folder_parameters, mpnet_dir, mpnet_parts, packaged_minilm_dir,
     safetensors_files,
@@ -301,8 +305,6 @@ def load_tokenizer(key_or_dir: str | Path):
 
 @lru_cache(maxsize=8)
 def _load_tokenizer(location: str, local_only: bool):
-    from transformers import AutoTokenizer
-
     try:
         return AutoTokenizer.from_pretrained(location, local_files_only=local_only, trust_remote_code=False)
     except (OSError, ValueError) as exc:
@@ -325,8 +327,6 @@ def classification_head(task: str, labels=None) -> dict:
 def load_model(key_or_dir: str | Path, task: str, labels=None):
     """AutoModelForSequenceClassification in fp32 with a new head (safetensors only, no remote code)."""
     import torch
-    from transformers import AutoModelForSequenceClassification
-
     head = classification_head(task, labels)
     resolution, location = load_location(key_or_dir)
     try:

@@ -99,9 +99,25 @@ def check_comparable(a: dict, b: dict) -> None:
                           f"{', '.join(b['labels'] or [])}); compare two runs trained on the same label set.")
 
 
+def same_value(name: str, first, second) -> bool:
+    """Equal settings; for the CSV files, equal contents (one file uploaded twice is the same data)."""
+    if first == second or name not in ("train_csv", "eval_csv") or not (first and second):
+        return first == second
+    try:
+        return file_digest(first) == file_digest(second)
+    except OSError:
+        return False
+
+
+def file_digest(path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def fairness_warnings(spec_a, spec_b, a: dict, b: dict) -> list[str]:
     warnings = []
-    differing = [name for name in DATA_FIELDS if getattr(spec_a.data, name) != getattr(spec_b.data, name)]
+    differing = [name for name in DATA_FIELDS
+                 if not same_value(name, getattr(spec_a.data, name), getattr(spec_b.data, name))]
     if differing or (a["train_rows"], a["eval_rows"]) != (b["train_rows"], b["eval_rows"]):
         what = ", ".join(differing) or "the number of rows"
         warnings.append(f"The runs were trained or validated on different data or splits ({what} differ), so their "

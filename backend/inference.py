@@ -18,6 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+# Imported here, not inside functions: transformers' lazy module can fail when two request threads import
+# from it for the first time at once.
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
 from backend import runs
 from backend.batching import Collator
 from backend.catalog import _quiet_loading
@@ -110,8 +114,6 @@ def _model_stamp(folder: Path) -> tuple:
 
 
 def _load(folder: Path) -> LoadedRun:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
     spec, results = runs.read_spec(folder), runs.read_results(folder) or {}
     device = _best_device()
     try:

@@ -33,8 +33,14 @@ class Services:
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
         self.model_dirs = [Path(folder).expanduser().resolve() for folder in self.model_dirs]
-        for sub in ("uploads", "runs"):
+        for sub in ("uploads", "runs", "outputs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+
+    def output_path(self, owner: str, name: str) -> Path:
+        """Where a file made for a person (a scored CSV, an export) is written: their folder in the data folder."""
+        folder = self.data_dir / "outputs" / safe_name(owner)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / safe_name(name)
 
     def models(self) -> list[catalog.Resolution]:
         """What people on this server may pick: the available catalog models, then the operator's folders."""

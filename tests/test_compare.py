@@ -213,3 +213,14 @@ def test_regression_runs_on_text_pairs_compare_by_how_far_apart_they_predict(tin
     assert gaps == sorted(gaps, reverse=True) and all(e["text_pair"] for e in result["disagreements"]["examples"])
     assert result["verdict"][0].startswith("On MSE, ")
     json.dumps(result, allow_nan=False)
+
+
+def test_the_same_csv_uploaded_twice_counts_as_the_same_data(tmp_path):
+    first, second, other = tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"
+    first.write_text("text,label\nhi,a\n")
+    second.write_text("text,label\nhi,a\n")
+    other.write_text("text,label\nho,b\n")
+    assert compare.same_value("train_csv", str(first), str(second))
+    assert not compare.same_value("train_csv", str(first), str(other))
+    assert not compare.same_value("train_csv", str(first), str(tmp_path / "gone.csv"))
+    assert not compare.same_value("text_column", "text", "review")

@@ -1,7 +1,6 @@
 """Playground tab: type a text, see what one or two finished models think, why, and how fast; score a whole CSV."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -93,7 +92,7 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
         try:
             owner = owner_of(http)
             kept = services.keep_upload(path, owner)
-            out = Path(tempfile.mkdtemp(prefix="scored-")) / f"scored-{kept.name}"
+            out = services.output_path(owner, f"scored-{job_a}-{kept.name}")
             summary = batch_scoring.score_csv(run_dir_of(services, job_a, owner), kept, out)
         except StudioError as exc:
             return None, charts.message_html("error", [str(exc)])

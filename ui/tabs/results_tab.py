@@ -1,9 +1,6 @@
 """Results tab: one finished run looked at closely (confusion, per-class scores, confident mistakes) and exported."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 
 from backend import analysis, export
@@ -58,8 +55,11 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
         if not job_id:
             return None
         try:
-            run_dir = run_dir_of(services, job_id, owner_of(http))
-            target = Path(tempfile.mkdtemp(prefix="export-")) / f"minilm-studio-{job_id}.zip"
+            owner = owner_of(http)
+            run_dir = run_dir_of(services, job_id, owner)
+            target = services.output_path(owner, f"minilm-studio-{job_id}.zip")
+            if target.exists() and target.stat().st_mtime >= (run_dir / "model").stat().st_mtime:
+                return str(target)  # already exported from this model: no second zip of hundreds of MB
             return str(export.export_run(run_dir, target))
         except StudioError as exc:
             gr.Warning(str(exc))

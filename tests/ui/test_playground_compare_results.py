@@ -1,0 +1,82 @@
+"""Playground, Compare and Results as a person uses them, on two finished runs of the tiny model."""
+from __future__ import annotations
+
+import time
+import zipfile
+
+import pytest
+
+from tests.conftest import SAMPLE_DATA
+from tests.ui.conftest import screenshot
+
+
+@pytest.fixture(scope="module")
+def two_runs(app_server, tiny_model_dir):
+    """Two finished jobs (different seeds) started through the API, as a script would."""
+    from gradio_client import Client, handle_file
+
+    client = Client(app_server[0], verbose=False)
+    jobs = [client.predict(handle_file(str(SAMPLE_DATA / "sentiment_reviews.csv")), model=str(tiny_model_dir),
+                           preset="quick", max_steps=8, batch_size=16, max_length=32, seed=seed,
+                           name=f"tiny seed {seed}", api_name="/start_job")["job_id"] for seed in (1, 2)]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        states = [client.predict(job, api_name="/job_status")["state"] for job in jobs]
+        if all(state == "completed" for state in states):
+            return jobs
+        assert not {"failed", "diverged", "cancelled"} & set(states), states
+        time.sleep(1)
+    pytest.fail(f"the two runs did not finish: {states}")
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id}").get_by_role("combobox").click()
+    page.get_by_role("option", name=option, exact=False).first.click()
+
+
+def test_two_models_answer_side_by_side_with_reasons(two_runs, page):
+    open_tab(page, "Playground")
+    page.get_by_role("button", name="Refresh list", exact=True).first.click()
+    choose(page, "play-run-a", "tiny seed 1")
+    choose(page, "play-run-b", "tiny seed 2")
+    page.get_by_label("Text", exact=True).fill("The hotel room was lovely and the staff were kind.")
+    page.get_by_role("button", name="Predict", exact=True).click()
+    page.get_by_text("The two models").wait_for()
+    assert page.get_by_text(" ms").first.is_visible()
+    page.get_by_text("lovely").first.wait_for()  # the attribution shows the words
+    screenshot(page, "playground_side_by_side")
+
+
+def test_compare_two_finished_runs(two_runs, page):
+    open_tab(page, "Compare")
+    choose(page, "compare-run-a", "tiny seed 1")
+    choose(page, "compare-run-b", "tiny seed 2")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    verdict = page.locator("#compare-verdict")
+    verdict.get_by_text("validation rows").first.wait_for(timeout=120_000)
+    assert page.get_by_role("gridcell", name="Latency, one text (p50)").is_visible()
+    page.get_by_text("Published reference").click()
+    page.get_by_text("MiniLM-L12-H384 (33M)").wait_for()
+    screenshot(page, "compare_two_runs")
+
+
+def test_results_show_errors_and_the_export_downloads(two_runs, page, tmp_path):
+    open_tab(page, "Results")
+    page.get_by_role("button", name="Refresh list", exact=True).last.click()
+    choose(page, "results-run", "tiny seed 1")
+    page.get_by_text("validation rows · accuracy").wait_for(timeout=60_000)
+    assert page.get_by_text("Confusion matrix").is_visible()
+    page.get_by_role("button", name="Prepare download", exact=True).click()
+    link = page.locator(f"a[href$='minilm-studio-{two_runs[0]}.zip']")
+    link.wait_for(timeout=60_000)
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "model.zip"
+    download.value.save_as(saved)
+    names = zipfile.ZipFile(saved).namelist()
+    assert any(name.endswith("/config.json") for name in names) and any(name.endswith("/README.md") for name in names)
+    screenshot(page, "results_and_export")
