@@ -58,8 +58,9 @@ def plan_comparison(data_spec: DataSpec, minilm: str | None = None, bert: str | 
 
 
 def _chosen_model(role: str, key: str | None):
-    if key is None:
-        return catalog.default_model(role)
+    default = catalog.default_model(role)
+    if key is None or key == default[0].key:
+        return default  # with the sentence saying why it is the default (e.g. a stand-in offline)
     resolution = catalog.resolve(key)
     if not resolution.available:
         raise StudioError(resolution.reason)

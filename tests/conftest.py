@@ -26,6 +26,12 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
+@pytest.fixture(scope="session")
+def tiny_model_dir_b(tmp_path_factory) -> Path:
+    """A second, larger tiny BERT (3 layers, hidden 64): the other side of a head-to-head in tests."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model-b"), seed=1, hidden=64, layers=3)
+
+
 @pytest.fixture
 def write_csv(tmp_path):
     """Write text (or bytes) to a CSV file in tmp_path and return its path."""

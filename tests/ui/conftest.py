@@ -41,10 +41,10 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float
 
 
 class AppServer:
-    """`python app.py` in its own process on a free port, offering the tiny test model besides the catalog."""
+    """`python app.py` in its own process on a free port, offering the tiny test models besides the catalog."""
 
-    def __init__(self, data_dir: Path, model_dir: Path):
-        self.data_dir, self.model_dir, self.port = data_dir, model_dir, free_port()
+    def __init__(self, data_dir: Path, *model_dirs: Path):
+        self.data_dir, self.model_dirs, self.port = data_dir, model_dirs, free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = data_dir / "server.log"
         self.process: subprocess.Popen | None = None
@@ -52,9 +52,9 @@ class AppServer:
     def start(self) -> "AppServer":
         env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
         with open(self.log, "a") as out:
+            allowed = [arg for folder in self.model_dirs for arg in ("--allow-model-dir", str(folder))]
             self.process = subprocess.Popen(
-                [sys.executable, "app.py", "--port", str(self.port), "--data-dir", str(self.data_dir),
-                 "--allow-model-dir", str(self.model_dir)],
+                [sys.executable, "app.py", "--port", str(self.port), "--data-dir", str(self.data_dir), *allowed],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )
         wait_until_up(self.url, self.process, self.log)
@@ -70,9 +70,9 @@ class AppServer:
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory, tiny_model_dir):
+def app_server(tmp_path_factory, tiny_model_dir, tiny_model_dir_b):
     """The app on a fresh data folder for the whole session; yields (url, data_dir)."""
-    server = AppServer(tmp_path_factory.mktemp("studio-data"), tiny_model_dir).start()
+    server = AppServer(tmp_path_factory.mktemp("studio-data"), tiny_model_dir, tiny_model_dir_b).start()
     try:
         yield server.url, server.data_dir
     finally:

@@ -80,3 +80,18 @@ def test_results_show_errors_and_the_export_downloads(two_runs, page, tmp_path):
     names = zipfile.ZipFile(saved).namelist()
     assert any(name.endswith("/config.json") for name in names) and any(name.endswith("/README.md") for name in names)
     screenshot(page, "results_and_export")
+
+
+def test_train_both_sides_from_the_compare_tab_and_read_the_verdict(page, tiny_model_dir, tiny_model_dir_b):
+    page.get_by_role("button", name="Paraphrase pairs", exact=True).click()
+    page.get_by_text("[SEP]").first.wait_for()
+    open_tab(page, "Compare")
+    choose(page, "side-minilm", tiny_model_dir.name)
+    choose(page, "side-bert", tiny_model_dir_b.name)
+    page.get_by_text("Quick demo").click()
+    page.get_by_text("The recipe").wait_for()
+    page.get_by_role("button", name="Train both", exact=True).click()
+    page.get_by_text("MiniLM side · ").first.wait_for()
+    page.locator("#compare-verdict").get_by_text("validation rows").first.wait_for(timeout=300_000)
+    assert "BERT-Base side" in page.locator("#compare-verdict").inner_text()
+    screenshot(page, "compare_train_both")

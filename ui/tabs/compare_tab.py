@@ -13,6 +13,7 @@ from backend.services import Services
 from backend.status import job_status
 from ui import charts, compare_view
 from ui.session import owner_of
+from ui.tabs.data_tab import default_key, model_choices
 from ui.tabs.playground_tab import finished_choices, run_dir_of
 
 
@@ -22,7 +23,11 @@ def create_compare_tab(app: gr.Blocks, services: Services, data_spec: gr.State, 
     with gr.Row():
         with gr.Column(scale=3):
             plan_note = gr.HTML(charts.message_html("warn", ["Check your data on the Data tab first."]))
-        with gr.Column(scale=1):
+        with gr.Column(scale=2):
+            minilm = gr.Dropdown(label="MiniLM side", choices=model_choices(services), value=default_key("minilm"),
+                                 interactive=True, elem_id="side-minilm")
+            bert = gr.Dropdown(label="BERT-Base side", choices=model_choices(services), value=default_key("bert"),
+                               interactive=True, elem_id="side-bert")
             preset = gr.Radio([(p.title, key) for key, p in PRESETS.items()], value="standard", label="Recipe")
             train_both = gr.Button("Train both", variant="primary")
     pair_status = gr.HTML()
@@ -54,17 +59,17 @@ def create_compare_tab(app: gr.Blocks, services: Services, data_spec: gr.State, 
     timer = gr.Timer(2.0, active=False)
     compared = [verdict, quality, cost, curves, tradeoff, disagreements]
 
-    def on_plan(spec, stats, preset_key):
+    def on_plan(spec, stats, small, large, preset_key):
         try:
-            plan = make_plan(spec, stats, preset_key)
+            plan = make_plan(services, spec, stats, small, large, preset_key)
         except StudioError as exc:
             return charts.message_html("warn", [str(exc)])
         return compare_view.plan_html(plan)
 
-    def on_train_both(spec, stats, preset_key, request, http: gr.Request):
+    def on_train_both(spec, stats, small, large, preset_key, request, http: gr.Request):
         owner = owner_of(http)
         try:
-            plan = make_plan(spec, stats, preset_key)
+            plan = make_plan(services, spec, stats, small, large, preset_key)
             jobs = [services.runner.submit(plan[side], owner, request_id=f"{request}-{side}")
                     for side in ("minilm", "bert")]
         except StudioError as exc:
@@ -115,9 +120,10 @@ def create_compare_tab(app: gr.Blocks, services: Services, data_spec: gr.State, 
         return (gr.update(choices=choices, value=choices[0][1] if choices else None),
                 gr.update(choices=choices, value=second))
 
-    for trigger in (data_spec.change, data_stats.change, preset.input):
-        trigger(on_plan, [data_spec, data_stats, preset], plan_note, api_visibility="private")
-    train_both.click(on_train_both, [data_spec, data_stats, preset, request_id], [pair_status, pair, request_id, timer],
+    plan_inputs = [data_spec, data_stats, minilm, bert, preset]
+    for trigger in (data_spec.change, data_stats.change, minilm.input, bert.input, preset.input):
+        trigger(on_plan, plan_inputs, plan_note, api_visibility="private")
+    train_both.click(on_train_both, plan_inputs + [request_id], [pair_status, pair, request_id, timer],
                      trigger_mode="once", api_visibility="private")
     timer.tick(on_tick, pair, [pair_status, timer, run_a, run_b] + compared, api_visibility="private",
                show_progress="hidden")
@@ -125,8 +131,11 @@ def create_compare_tab(app: gr.Blocks, services: Services, data_spec: gr.State, 
     app.load(on_refresh, None, [run_a, run_b], api_visibility="private")
 
 
-def make_plan(spec: dict | None, stats: dict | None, preset_key: str) -> dict:
+def make_plan(services: Services, spec: dict | None, stats: dict | None, small: str | None, large: str | None,
+              preset_key: str) -> dict:
     if not spec:
         raise StudioError("Check your data on the Data tab first: upload a CSV or pick a sample.")
     suggested = (stats or {}).get("suggested_max_length")
-    return head_to_head.plan_comparison(DataSpec(**spec), preset=preset_key, suggested_max_length=suggested)
+    small, large = (services.check_model(key) if key else None for key in (small, large))
+    return head_to_head.plan_comparison(DataSpec(**spec), minilm=small, bert=large, preset=preset_key,
+                                        suggested_max_length=suggested)
