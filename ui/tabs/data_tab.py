@@ -54,6 +54,7 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
         max_length = gr.Slider(16, 512, value=128, step=8, label="Max length (tokens)",
                                info="Longer texts are cut here. Shorter is faster; the suggestion keeps 95% of rows whole.")
         show_ids = gr.Checkbox(label="Show token ids and attention mask", value=False)
+    gr.Markdown(defaults_note(), elem_classes="studio-note")
     model_note = gr.Markdown(elem_classes="studio-note")
     with gr.Row():
         stats = gr.Dataframe(label="Token lengths", interactive=False, visible=False)
@@ -106,8 +107,22 @@ def model_choices(services: Services) -> list[tuple[str, str]]:
     return choices
 
 
+def defaults_note() -> str:
+    """Which MiniLM and which BERT-Base-side model are the defaults here, and why, in two sentences."""
+    sentences = []
+    for role, label in (("minilm", "MiniLM"), ("bert", "BERT-Base side")):
+        try:
+            sentences.append(f"**{label}:** {catalog.default_model(role)[1]}")
+        except StudioError as exc:  # nothing of that role installed or reachable: say so, keep serving
+            sentences.append(f"**{label}:** {exc}")
+    return " ".join(sentences)
+
+
 def default_key(role: str) -> str | None:
-    resolution, _ = catalog.default_model(role)
+    try:
+        resolution, _ = catalog.default_model(role)
+    except StudioError:
+        return None
     return resolution.key if resolution.available else None
 
 
