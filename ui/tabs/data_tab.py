@@ -191,5 +191,5 @@ def preview(spec: dict | None, model: str | None, max_length: int, show_ids: boo
 def preview_note(result: dict) -> str:
     note = f"Tokens of **{result['display_name']}** ({result['source']})."
     if result["bert"]:
-        note += f" Beside it, the BERT-Base side: {result['bert']['why']} {result['bert']['difference']}"
+        note += f" Beside it, the BERT-Base side's, **{result['bert']['display_name']}**: {result['bert']['difference']}"
     return note
