@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from backend.job_store import SERVER_STOPPED, last_log_line, read_outcome, settle
-from backend.jobs import ANY_OWNER, JobRunner, is_worker
+from backend.jobs import ANY_OWNER, JobRunner
+from backend.worker_processes import is_worker
 from backend.runs import checkpoint_step, latest_checkpoint
 from backend.schemas import (
     CANCELLED, COMPLETED, DIVERGED, FAILED, FINISHED_STATES, INTERRUPTED, QUEUED, RUNNING, DataSpec, JobSpec,
@@ -326,7 +327,7 @@ def test_server_killed_worker_stops_and_recover_interrupts(runners, data_dir):
     deadline = time.monotonic() + 30  # generous: a shared machine can be 5x slower for minutes
     while not (run_dir / "sigterm").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert (run_dir / "sigterm").exists() and is_worker(record.pid, record.run_dir)
+    assert (run_dir / "sigterm").exists()  # (whether it is still in its last step depends on the machine's load)
 
     runner = runners()  # start() runs recover(), which lets the worker finish stopping rather than cutting it short
     assert not is_worker(record.pid, record.run_dir)
