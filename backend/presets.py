@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from backend.run_control import choose_precision
 from backend.schemas import DataSpec, JobSpec, StudioError
 
 
@@ -30,11 +31,15 @@ PRESETS: dict[str, Preset] = {
                        "improved for 3 evaluations. Slower, often a point or two better.", 8, 1.0, 512, 3),
 }
 
-# Rough training throughput, in tokens per second per million non-embedding parameters, measured with
-# bench/train_speed.py (see README). Used only for the estimate shown before a job starts.
-TOKENS_PER_S_PER_M_PARAMS = {"cpu": 9_000.0, "cuda": 400_000.0}
+# Rough training throughput in tokens per second per million non-embedding parameters, by device and precision.
+# The CPU numbers are calibrated with bench/quick_demo.py on this project's 2-core machine (all-MiniLM-L6-v2 and
+# MPNet-base; bf16 about twice fp32, bench/train_speed.py); the GPU numbers are unmeasured guesses.
+# Used only for the estimate shown before a job starts.
+TOKENS_PER_S_PER_M_PARAMS = {("cpu", "bf16"): 40_000.0, ("cpu", "fp32"): 23_000.0, ("cuda", "bf16"): 400_000.0,
+                             ("cuda", "fp16"): 400_000.0, ("cuda", "fp32"): 150_000.0}
 EMBEDDING_SHARE = {"minilm": 0.5, "bert": 0.22}  # share of parameters in the word embeddings (no compute)
-EVAL_OVERHEAD = 1.15  # evaluations and checkpoints add roughly this much
+EVAL_OVERHEAD = 1.6  # evaluations, loading and checkpoints: measured wall / training time was 1.50-1.64
+PADDING = 1.05  # length-grouped batches pad little: measured padded / real tokens was 1.01-1.03
 
 
 def apply_preset(key: str, data: DataSpec, model: str, model_defaults: dict, suggested_max_length: int | None,
@@ -58,14 +63,20 @@ def apply_preset(key: str, data: DataSpec, model: str, model_defaults: dict, sug
 
 def estimate_seconds(train_rows: int, mean_tokens: float, spec: JobSpec, num_parameters: int, role: str | None,
                      device: str) -> float:
-    """About how long the job takes: tokens to process / measured tokens per second for a model of this size."""
+    """About how long the job takes: tokens to process / measured tokens per second for a model of this size,
+    on this device ("cpu" or "cuda") at the precision the job will use."""
     steps_per_epoch = math.ceil(train_rows / spec.batch_size)
     rows = steps_per_epoch * spec.batch_size * spec.epochs
     if spec.max_steps:
         rows = min(rows, spec.max_steps * spec.batch_size * spec.gradient_accumulation_steps)
-    tokens = rows * min(mean_tokens * 1.1, spec.max_length)  # dynamic padding pads to the batch's longest row
+    tokens = rows * min(mean_tokens, spec.max_length) * PADDING
     compute_params = num_parameters * (1 - EMBEDDING_SHARE.get(role or "", 0.3)) / 1e6
-    speed = TOKENS_PER_S_PER_M_PARAMS.get(device, TOKENS_PER_S_PER_M_PARAMS["cpu"]) / max(compute_params, 1.0)
+    try:
+        precision = choose_precision(spec.precision, cuda=device == "cuda")
+    except StudioError:
+        precision = "fp32"  # the job itself will refuse it with the reason; the estimate just stays modest
+    speed = TOKENS_PER_S_PER_M_PARAMS.get((device, precision), TOKENS_PER_S_PER_M_PARAMS[("cpu", "fp32")])
+    speed /= max(compute_params, 1.0)
     return tokens / speed * EVAL_OVERHEAD
 
 

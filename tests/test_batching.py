@@ -82,3 +82,11 @@ def test_build_dataloaders_yields_padded_batches(tokenizer):
     before = torch.get_rng_state()
     list(train_dl)
     assert torch.equal(before, torch.get_rng_state())  # an epoch does not draw from the global RNG (dropout's)
+
+
+def test_small_datasets_get_small_mega_batches_so_batches_stay_mixed():
+    from backend.batching import default_mega_batch_factor
+
+    assert default_mega_batch_factor(2_000, 32) == 4  # 16 mega-batches of 128 rows, not one of 1,600
+    assert default_mega_batch_factor(100_000, 32) == 50
+    assert default_mega_batch_factor(20, 32) == 4

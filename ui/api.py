@@ -75,10 +75,11 @@ def register(services: Services) -> None:
                   name: str = "", request_id: str = "", request: gr.Request = None) -> dict:
         """Queue a fine-tuning job (like `python -m backend train`); unset hyperparameters come from the preset (quick, standard, thorough) and the model's defaults. Returns the job's status; the same request_id twice gives one job."""
         spec = data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task)
-        data.validate(spec)  # refuse unusable data now, not in the worker
         model_key = services.check_model(model) if model else catalog.default_model("minilm")[0].key
+        # The data's suggested max length, as the Train tab uses it: an API job is the same job.
+        suggested = tokenization.preview_data(spec, model_key, 512, 0, with_bert=False)["suggested_max_length"]
         job = presets.apply_preset(
-            preset, spec, model_key, catalog.resolve(model_key).defaults, None, epochs=epochs, max_steps=max_steps,
+            preset, spec, model_key, catalog.resolve(model_key).defaults, suggested, epochs=epochs, max_steps=max_steps,
             batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
         )
         job.name = name.strip()[:80]
