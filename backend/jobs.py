@@ -303,7 +303,7 @@ class JobRunner:
 
     def _shutdown(self) -> None:
         for worker in self._workers.values():
-            if worker.term_at is None:  # a worker already cancelling would take a second SIGTERM as "die now"
+            if worker.term_at is None:  # one request is enough: a worker already stopping ignores more
                 ask_to_stop(worker.proc.pid)
         deadline = time.monotonic() + self.stop_timeout
         for job_id, worker in self._workers.items():

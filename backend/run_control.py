@@ -36,7 +36,9 @@ class Outcome:
 class StopSignal:
     """SIGTERM/SIGINT ask for a graceful stop: finish the step, checkpoint, outcome "stopped", exit 0.
 
-    A second signal acts as it normally would, so a person pressing Ctrl-C twice gets out at once.
+    A second Ctrl-C (SIGINT) acts as it normally would, so a person pressing it twice gets out at once. A second
+    SIGTERM is ignored: it comes from software (a runner, a dying server), and cutting the checkpoint short would
+    lose the work the first one asked to keep; a runner that must end a worker uses SIGKILL.
     """
 
     SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -49,7 +51,10 @@ class StopSignal:
 
     def _handle(self, signum, frame) -> None:
         self.flag = True
-        signal.signal(signum, self.previous.get(signum, signal.SIG_DFL))
+        print(f"Received {signal.Signals(signum).name}: stopping after this step, with a checkpoint.",
+              file=sys.stderr, flush=True)
+        again = signal.SIG_IGN if signum == signal.SIGTERM else self.previous.get(signum, signal.SIG_DFL)
+        signal.signal(signum, again)
 
     def __exit__(self, *exc_info) -> None:
         for sig, handler in self.previous.items():

@@ -48,7 +48,7 @@ def stop_orphans(orphans: list[tuple[int, str]], timeout: float) -> None:
     """Stop the workers a dead server left behind.
 
     They heard SIGTERM when it died (PR_SET_PDEATHSIG) and are finishing a step and checkpointing; a second
-    SIGTERM would cut that short (the trainer takes a second signal as "stop now"). So they get time first; a
+    SIGTERM would be wasted (the trainer ignores it while stopping). So they get time first; a
     SIGTERM goes only to those still alive after it, in case nothing told them, and SIGKILL ends the rest.
     """
     alive = wait_gone(orphans, timeout)

@@ -251,10 +251,12 @@ def test_entry_point_stops_gracefully_on_sigterm(sentiment_csv, tiny_model_dir, 
             assert process.poll() is None, process.stderr.read()
             time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGTERM)  # a second one (a dying server and a runner) must not cut the checkpoint
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
     assert process.returncode == 0, stderr
+    assert "Received SIGTERM: stopping after this step" in stderr
     assert runs.read_outcome(run_dir)["state"] == "stopped"
     assert runs.latest_checkpoint(run_dir) is not None
 

@@ -4,7 +4,7 @@ It reads DIR/spec.json; `max_steps` is the number of steps and `name` picks a be
 "" trains normally, "crash" raises at step 3 (exit 1), "diverge" ends with outcome diverged at step 3,
 "fail" ends with outcome failed, "deaf" ignores SIGTERM, "slow-stop" takes a second to stop. Each step sleeps
 FAKE_STEP_SECONDS (default 0.05) and checkpoints as checkpoints/step-NNNNNNNN/ (the layout of backend/runs.py).
-As the real trainer: SIGTERM finishes the step, checkpoints and writes outcome "stopped"; a second SIGTERM kills.
+As the real trainer: SIGTERM finishes the step, checkpoints and writes outcome "stopped"; later SIGTERMs are ignored.
 It notes a SIGTERM in DIR/sigterm, and appends argv and CUDA_VISIBLE_DEVICES to DIR/starts.jsonl at each start.
 """
 import argparse
@@ -57,7 +57,7 @@ def main() -> int:
     def on_sigterm(signum, frame):
         stop.append(1)
         (run_dir / "sigterm").touch()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the next one acts at once, as in the real trainer
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # more SIGTERMs do not cut the checkpoint, as in the real trainer
     signal.signal(signal.SIGTERM, signal.SIG_IGN if mode == "deaf" else on_sigterm)
     step = latest_step(run_dir) if args.resume else 0
     print(f"fake trainer: starting at step {step}", flush=True)

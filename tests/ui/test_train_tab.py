@@ -4,14 +4,14 @@ from __future__ import annotations
 from tests.ui.conftest import screenshot
 
 
-def prepare_job(page, epochs: int | None = None) -> None:
+def prepare_job(page, model_name: str, epochs: int | None = None) -> None:
     """Sample data, the tiny local model, and optionally more epochs."""
     page.get_by_role("button", name="Sentiment reviews", exact=True).click()
     page.get_by_text("[CLS]").first.wait_for()
     page.get_by_role("tab", name="Train").click()
     page.get_by_text("Data: sentiment_reviews.csv").wait_for()
     page.locator("#train-model").get_by_role("combobox").click()
-    page.get_by_role("option", name="tiny-model", exact=False).click()
+    page.get_by_role("option", name=f"{model_name} (", exact=False).click()
     page.get_by_text("Estimated training time").wait_for()
     if epochs:
         page.get_by_text("Hyperparameters").click()
@@ -24,8 +24,8 @@ def job_view(page):
     return page.locator("#job-progress")
 
 
-def test_start_a_job_watch_it_complete_and_reload(page):
-    prepare_job(page)
+def test_start_a_job_watch_it_complete_and_reload(page, tiny_model_dir):
+    prepare_job(page, tiny_model_dir.name)
     page.get_by_role("button", name="Start training", exact=True).click()
     page.get_by_text("Started job").wait_for()
     view = job_view(page)
@@ -39,8 +39,8 @@ def test_start_a_job_watch_it_complete_and_reload(page):
     job_view(page).get_by_text("completed").wait_for()  # the watched job comes back after a reload
 
 
-def test_cancel_a_running_job_then_resume_it(page):
-    prepare_job(page, epochs=50)
+def test_cancel_a_running_job_then_resume_it(page, tiny_model_dir):
+    prepare_job(page, tiny_model_dir.name, epochs=50)
     page.get_by_role("button", name="Start training", exact=True).click()
     view = job_view(page)
     view.get_by_text("running").wait_for(timeout=60_000)
