@@ -16,6 +16,8 @@ import pytest
 
 from tests.tiny_model import build_tiny_model
 
+pytest_plugins = ["tests.job_helpers"]  # the job tests' fixtures: data_dir, runners
+
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_DATA = Path(__file__).parent.parent / "sample_data"
 

@@ -1,79 +1,23 @@
 """The job store and runner, driven by a fake worker (tests/fakes/fake_trainer.py) that keeps the trainer's contract."""
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from backend.job_store import SERVER_STOPPED, last_log_line, read_outcome, settle
-from backend.jobs import ANY_OWNER, JobRunner
-from backend.worker_processes import is_worker
+from backend.job_store import SERVER_STOPPED, read_outcome
+from backend.jobs import ANY_OWNER
 from backend.runs import checkpoint_step, latest_checkpoint
 from backend.schemas import (
-    CANCELLED, COMPLETED, DIVERGED, FAILED, FINISHED_STATES, INTERRUPTED, QUEUED, RUNNING, DataSpec, JobSpec,
+    CANCELLED, COMPLETED, DIVERGED, FAILED, INTERRUPTED, QUEUED, RUNNING, DataSpec, JobSpec,
     StudioError,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-FAKE = Path(__file__).parent / "fakes" / "fake_trainer.py"
-
-
-def fake_command(run_dir: Path, resume: bool) -> list[str]:
-    return [sys.executable, str(FAKE), "--run-dir", str(run_dir)] + (["--resume"] if resume else [])
-
-
-def make_spec(name: str = "", steps: int = 6) -> JobSpec:
-    return JobSpec(data=DataSpec(train_csv="train.csv"), model="tiny", max_steps=steps, name=name)
-
-
-@pytest.fixture
-def data_dir(tmp_path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
-def runners(data_dir):
-    """Make runners on one data folder (started unless start=False); all are stopped afterwards."""
-    made = []
-
-    def make(start: bool = True, **options) -> JobRunner:
-        options = {"max_concurrent": 1, "command": fake_command, "devices": [], "poll_interval": 0.05,
-                   "stop_timeout": 20.0, **options}
-        runner = JobRunner(data_dir, **options)
-        made.append(runner)
-        if start:
-            runner.start()
-        return runner
-    yield make
-    for runner in made:
-        runner.stop()
-
-
-def wait_for(runner: JobRunner, job_id: str, *states: str, check=lambda record: True, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        record = runner.get(job_id, ANY_OWNER)
-        if record.state in states and check(record):
-            return record
-        if time.monotonic() > deadline or (record.state in FINISHED_STATES and record.state not in states):
-            raise AssertionError(f"job {job_id} is {record.state} ({record.error}), not {states}")
-        time.sleep(0.02)
-
-
-def starts(record) -> list[dict]:
-    path = Path(record.run_dir) / "starts.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def checkpointed(record) -> bool:
-    return latest_checkpoint(record.run_dir) is not None
+from tests.job_helpers import REPO_ROOT, checkpointed, make_spec, starts, wait_for
 
 
 # ---- life of a job ----
@@ -293,120 +237,6 @@ def test_one_runner_per_data_folder(runners):
     runners()
     with pytest.raises(StudioError, match="Another MiniLM Studio server"):
         runners()
-
-
-# ---- crash recovery ----
-
-SERVER = """
-import sys, time
-from backend.jobs import JobRunner
-from backend.schemas import DataSpec, JobSpec
-fake = sys.argv[2]
-command = lambda run_dir, resume: [sys.executable, fake, "--run-dir", str(run_dir)] + (["--resume"] if resume else [])
-runner = JobRunner(sys.argv[1], command=command, devices=[], poll_interval=0.05)
-runner.start()
-spec = JobSpec(data=DataSpec(train_csv="t.csv"), model="tiny", max_steps=300, name="slow-stop")
-print(runner.submit(spec, "alice").job_id, flush=True)
-time.sleep(60)
-"""
-
-
-def test_server_killed_worker_stops_and_recover_interrupts(runners, data_dir):
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(data_dir), str(FAKE)], stdout=subprocess.PIPE,
-                              text=True, env=env)
-    try:
-        job = server.stdout.readline().strip()
-        observer = runners(start=False)  # reads the store; takes no lock
-        record = wait_for(observer, job, RUNNING, check=lambda r: r.pid and checkpointed(r))
-    finally:
-        server.kill()
-        server.wait()
-    run_dir = Path(record.run_dir)
-
-    # PR_SET_PDEATHSIG: the orphaned worker hears SIGTERM and starts its (one second long) last step.
-    deadline = time.monotonic() + 30  # generous: a shared machine can be 5x slower for minutes
-    while not (run_dir / "sigterm").exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert (run_dir / "sigterm").exists()  # (whether it is still in its last step depends on the machine's load)
-
-    runner = runners()  # start() runs recover(), which lets the worker finish stopping rather than cutting it short
-    assert not is_worker(record.pid, record.run_dir)
-    assert read_outcome(run_dir)["state"] == "stopped"
-    record = runner.get(job, "alice")
-    assert record.state == INTERRUPTED and record.error == SERVER_STOPPED and checkpointed(record)
-    runner.resume(job, "alice")
-    wait_for(runner, job, RUNNING, check=lambda r: len(starts(r)) == 2)
-    assert starts(record)[-1]["argv"][-1] == "--resume"
-
-
-def orphan(runner: JobRunner, pid: int, job: str) -> None:
-    """Make the store say job runs as pid, as a server killed mid-run would have left it."""
-    assert runner.store.claim(job)
-    runner.store.move(job, (RUNNING,), pid=pid)
-
-
-def test_recover_stops_an_orphan_nobody_told(runners):
-    runner = runners(start=False, stop_timeout=0.3)
-    record = runner.submit(make_spec(steps=300), "alice")
-    worker = subprocess.Popen(fake_command(Path(record.run_dir), False), start_new_session=True)
-    try:
-        orphan(runner, worker.pid, record.job_id)
-        time.sleep(0.3)
-        settled = runner.recover()
-        assert worker.wait(timeout=5) == 0  # it got SIGTERM, not SIGKILL
-    finally:
-        worker.kill()
-    assert [r.job_id for r in settled] == [record.job_id] and settled[0].state == INTERRUPTED
-    assert read_outcome(Path(record.run_dir))["state"] == "stopped"
-
-
-def test_recover_leaves_a_reused_pid_alone(runners):
-    runner = runners(start=False, stop_timeout=0.3)
-    cancelled = runner.submit(make_spec(), "alice").job_id
-    lost = runner.submit(make_spec(), "alice").job_id
-    stranger = subprocess.Popen(["sleep", "30"])
-    try:
-        orphan(runner, stranger.pid, lost)
-        orphan(runner, stranger.pid, cancelled)
-        runner.store.move(cancelled, (RUNNING,), cancel_requested=1)
-        runner.recover()
-        assert stranger.poll() is None
-    finally:
-        stranger.kill()
-        stranger.wait()
-    assert runner.get(lost, "alice").state == INTERRUPTED
-    assert runner.get(cancelled, "alice").state == CANCELLED
-
-
-# ---- pieces ----
-
-@pytest.mark.parametrize("outcome, cancel, expected", [
-    ({"state": "completed", "reason": ""}, False, (COMPLETED, None)),
-    ({"state": "completed", "reason": ""}, True, (COMPLETED, None)),
-    ({"state": "diverged", "reason": "NaN"}, False, (DIVERGED, "NaN")),
-    ({"state": "failed", "reason": "bad CSV"}, True, (FAILED, "bad CSV")),
-    ({"state": "stopped", "reason": "at step 4"}, True, (CANCELLED, None)),
-    ({"state": "stopped", "reason": "at step 4"}, False, (INTERRUPTED, "at step 4")),
-    (None, False, (FAILED, "crashed")),
-    (None, True, (CANCELLED, "crashed")),
-])
-def test_settle_maps_outcomes_to_states(outcome, cancel, expected):
-    assert settle(outcome, cancel, None, (FAILED, "crashed")) == expected
-
-
-def test_unreadable_outcome_is_a_failure(tmp_path):
-    (tmp_path / "outcome.json").write_text('{"state": "compl')
-    assert read_outcome(tmp_path)["state"] == "failed"
-
-
-def test_last_log_line_skips_progress_bars_and_earlier_attempts(tmp_path):
-    log = tmp_path / "train.log"
-    log.write_text("[jobs] attempt 1\nOSError: old\n[jobs] attempt 2\nValueError: boom\n"
-                   " 40%|####  | 4/10\r 50%|#####\n\n")
-    assert last_log_line(log) == "ValueError: boom"
-    log.write_text("OSError: old\n[jobs] attempt 2\n")
-    assert last_log_line(log) == ""
 
 
 def test_run_inline(runners):
