@@ -5,7 +5,7 @@ from tests.ui.conftest import screenshot
 
 
 def prepare_job(page, model_name: str, epochs: int | None = None) -> None:
-    """Sample data, the tiny local model, and optionally more epochs."""
+    """Sample data, the tiny local model, and optionally a long job (more epochs of small batches)."""
     page.get_by_role("button", name="Sentiment reviews", exact=True).click()
     page.get_by_text("[CLS]").first.wait_for()
     page.get_by_role("tab", name="Train").click()
@@ -18,6 +18,8 @@ def prepare_job(page, model_name: str, epochs: int | None = None) -> None:
         number = page.locator("#epochs input[type=number]")
         number.fill(str(epochs))
         number.press("Enter")
+        page.locator("#batch-size").get_by_role("combobox").click()
+        page.get_by_role("option", name="8", exact=True).click()
 
 
 def job_view(page):
@@ -40,6 +42,7 @@ def test_start_a_job_watch_it_complete_and_reload(page, tiny_model_dir):
 
 
 def test_cancel_a_running_job_then_resume_it(page, tiny_model_dir):
+    # 50 epochs of batches of 8: about 1,500 steps, long enough to cancel twice even on an idle machine.
     prepare_job(page, tiny_model_dir.name, epochs=50)
     page.get_by_role("button", name="Start training", exact=True).click()
     view = job_view(page)

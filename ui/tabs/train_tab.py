@@ -41,7 +41,8 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
             preset_note = gr.Markdown(PRESETS["quick"].blurb, elem_classes="studio-note")
             with gr.Accordion("Hyperparameters", open=False):
                 epochs = gr.Slider(1, 50, value=3, step=1, label="Epochs", info=HINTS["epochs"], elem_id="epochs")
-                batch_size = gr.Dropdown([8, 16, 32, 64], value=32, label="Batch size", info=HINTS["batch_size"])
+                batch_size = gr.Dropdown([8, 16, 32, 64], value=32, label="Batch size", info=HINTS["batch_size"],
+                                         elem_id="batch-size")
                 learning_rate = gr.Number(value=1e-4, label="Learning rate", info=HINTS["learning_rate"])
                 max_length = gr.Slider(16, 512, value=64, step=8, label="Max length (tokens)", info=HINTS["max_length"])
                 eval_every = gr.Number(value=0, precision=0, minimum=0, label="Evaluate every N steps",
