@@ -17,23 +17,27 @@ LOG_TAIL_BYTES = 16_384
 _CARRIAGE = re.compile(r"[^\n]*\r(?!\n)")  # progress-bar redraws: keep only what follows the last \r of a line
 
 
+def job_summary(record: RunRecord, now: float | None = None, lines: list[dict] | None = None) -> dict:
+    """The record with its name and progress: what a job list shows, cheap enough for every job on every poll."""
+    lines = tracking.read_metrics(Path(record.run_dir)) if lines is None else lines
+    summary = record.to_dict()
+    summary.pop("spec")
+    summary.update(model=record.spec.model, name=record.spec.name or model_name(record.spec.model),
+                   progress=progress(record, lines, now or time.time()), finished=record.state in FINISHED_STATES)
+    return summary
+
+
 def job_status(record: RunRecord, now: float | None = None) -> dict:
-    """The record plus what its run folder says: progress, metric lines, results, log tail, allowed actions."""
+    """The summary plus what the watched job's run folder says: metric lines, results, log tail, allowed actions."""
     run_dir = Path(record.run_dir)
     lines = tracking.read_metrics(run_dir)
-    status = record.to_dict()
-    status.pop("spec")
-    status.update(
-        model=record.spec.model, name=record.spec.name or model_name(record.spec.model),
-        progress=progress(record, lines, now or time.time()),
-        metrics=[line for line in lines if line],
-        results=runs.read_results(run_dir) if record.state in FINISHED_STATES else None,
-        log_tail=log_tail(run_dir / "train.log"),
-        can_cancel=record.state in (QUEUED, RUNNING),
-        can_resume=record.state in RESUMABLE_STATES and runs.latest_checkpoint(run_dir) is not None,
-        finished=record.state in FINISHED_STATES,
-    )
-    return status
+    return job_summary(record, now, lines) | {
+        "metrics": [line for line in lines if line],
+        "results": runs.read_results(run_dir) if record.state in FINISHED_STATES else None,
+        "log_tail": log_tail(run_dir / "train.log"),
+        "can_cancel": record.state in (QUEUED, RUNNING),
+        "can_resume": record.state in RESUMABLE_STATES and runs.latest_checkpoint(run_dir) is not None,
+    }
 
 
 def model_name(model: str) -> str:

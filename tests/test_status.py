@@ -5,7 +5,7 @@ import json
 import time
 
 from backend.schemas import COMPLETED, QUEUED, RUNNING, DataSpec, JobSpec, RunRecord
-from backend.status import job_status, log_tail, model_name
+from backend.status import job_status, job_summary, log_tail, model_name
 
 
 def record(run_dir, state=RUNNING, **extra) -> RunRecord:
@@ -57,3 +57,10 @@ def test_the_log_tail_keeps_the_last_state_of_progress_bars(tmp_path):
 def test_model_names_are_short():
     assert model_name("mpnet-base") == "MPNet-base"
     assert model_name("/models/my-minilm") == "my-minilm"
+
+
+def test_a_summary_has_the_progress_but_not_the_log_or_curves(tmp_path):
+    write_metrics(tmp_path, [{"step": 5, "loss": 0.9, "samples_per_second": 20.0, "total_steps": 10}])
+    summary = job_summary(record(tmp_path))
+    assert summary["progress"]["fraction"] == 0.5 and summary["name"] == "all-MiniLM-L6-v2"
+    assert not {"metrics", "log_tail", "results"} & set(summary)

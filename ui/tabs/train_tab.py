@@ -11,7 +11,7 @@ from backend import catalog, presets
 from backend.presets import PRESETS
 from backend.schemas import DataSpec, JobSpec, StudioError
 from backend.services import Services
-from backend.status import job_status, model_name
+from backend.status import job_status, job_summary, model_name
 from ui import charts
 from ui.session import owner_of
 from ui.tabs.data_tab import default_key, model_choices
@@ -123,9 +123,11 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
 
     def refresh(owner: str, job_id: str | None):
         """Every output of the job view, read fresh from the job store and the run folder."""
-        statuses = [job_status(record) for record in runner.list_jobs(owner)]
+        records = runner.list_jobs(owner)
+        statuses = [job_summary(record) for record in records]  # the list: progress only, for every job
         # After a reload nothing is selected: the newest job (usually the one just started) is the one to show.
-        current = next((s for s in statuses if s["job_id"] == job_id), statuses[0] if statuses else None)
+        watched = next((r for r in records if r.job_id == job_id), records[0] if records else None)
+        current = job_status(watched) if watched else None  # the full view: only for the job on screen
         busy = any(not s["finished"] for s in statuses)
         metrics = current["metrics"] if current else []
         return (
