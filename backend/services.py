@@ -4,9 +4,9 @@ The UI receives one Services object and never builds its own state: a page reloa
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,18 +62,24 @@ class Services:
     def keep_upload(self, path: str | Path, owner: str) -> Path:
         """Copy an uploaded file into the data folder, so jobs can rely on it after the browser's temp copy is gone.
 
-        Files already kept (a sample, or a file already in the data folder) are returned as they are.
+        Files already kept (a sample, or a file already in the data folder) are returned as they are, and the same
+        content uploaded again (or checked again after a column change) is kept once.
         """
         source = Path(path).resolve()
         if not source.is_file():
             raise StudioError(f"The uploaded file {Path(path).name} is no longer on the server; please upload it again.")
         if source.is_relative_to(SAMPLE_DATA.resolve()) or source.is_relative_to(self.data_dir):
             return source
-        # One folder per upload keeps the person's own file name, which reports and specs show back to them.
-        folder = self.data_dir / "uploads" / safe_name(owner) / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        folder.mkdir(parents=True)
+        # A folder per content keeps the person's own file name, which reports and specs show back to them.
+        with source.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
+        folder = self.data_dir / "uploads" / safe_name(owner) / digest
         target = folder / safe_name(source.name)
-        shutil.copyfile(source, target)
+        if not target.is_file():
+            folder.mkdir(parents=True, exist_ok=True)
+            temp = folder / f".{uuid.uuid4().hex}.part"  # renamed into place: a reader never sees half a file
+            shutil.copyfile(source, temp)
+            temp.replace(target)
         return target
 
 

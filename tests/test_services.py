@@ -42,3 +42,11 @@ def test_a_server_offers_catalog_models_and_the_operators_folders_only(tmp_path,
         services.check_model(str(tmp_path))
     with pytest.raises(StudioError, match="not offered"):
         Services(tmp_path / "other").check_model(str(tiny_model_dir))
+
+
+def test_the_same_upload_is_kept_once(tmp_path, write_csv):
+    services = Services(tmp_path / "data")
+    first = services.keep_upload(write_csv("text,label\nhi,a\n", name="x.csv"), owner="ana")
+    again = services.keep_upload(write_csv("text,label\nhi,a\n", name="x.csv"), owner="ana")
+    other = services.keep_upload(write_csv("text,label\nho,b\n", name="x.csv"), owner="ana")
+    assert first == again and other != first
