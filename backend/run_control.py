@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,32 @@ class StopSignal:
         if self.flag:
             accelerator.set_trigger()
         return accelerator.check_trigger()
+
+
+class TimeLimit:
+    """A job's wall-clock budget, counted from the worker's start (a server caps jobs so a class shares the machine).
+
+    Past it, training ends as if it had reached its last step: evaluate, keep the best model, complete.
+    """
+
+    clock = staticmethod(time.monotonic)
+
+    def __init__(self, minutes: float | None):
+        self.minutes, self.started = minutes, self.clock()
+
+    def reached(self, accelerator) -> bool:
+        if not self.minutes:
+            return False
+        over = self.clock() - self.started > self.minutes * 60
+        if accelerator.num_processes == 1:
+            return over
+        # Every process must end after the same step; clocks differ a little, so they agree on the latest verdict.
+        flag = torch.tensor([float(over)], device=accelerator.device)
+        return bool(accelerator.reduce(flag, reduction="sum").item() > 0)
+
+    def outcome(self, step: int, total_steps: int) -> Outcome:
+        return Outcome("completed", f"Reached this server's time limit of {self.minutes:g} min at step {step} of "
+                                    f"{total_steps}; the model kept is the best one evaluated so far.")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

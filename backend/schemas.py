@@ -82,6 +82,7 @@ class JobSpec:
     early_stopping_patience: int | None = None  # evaluations without improvement before stopping
     precision: str = "auto"  # auto | fp32 | bf16 | fp16
     checkpoint_every_steps: int | None = None  # None: at every evaluation
+    time_limit_minutes: float | None = None  # wall clock: then it evaluates and ends with the best model so far
     name: str = ""
     owner: str = "local"
 

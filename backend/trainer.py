@@ -32,7 +32,7 @@ from backend.batching import build_dataloaders, encode
 from backend.metrics import compute_metrics, is_improvement, main_metric
 from backend.runs import forget_attempt, save_checkpoint, save_model
 # Re-exported: backend.trainer.<name> still works for each of these, as before they moved (tests use some).
-from backend.run_control import (PRECISIONS, Outcome, StopSignal, choose_precision,  # noqa: F401
+from backend.run_control import (PRECISIONS, Outcome, StopSignal, TimeLimit, choose_precision,  # noqa: F401
                                  cpu_has_native_bf16, describe_device, failure_reason, is_out_of_memory, peak_memory_mb,
                                  progress_bar, retry_on_oom, write_outcome)
 from backend.schemas import JobSpec, StudioError
@@ -54,9 +54,10 @@ def train(spec: JobSpec, run_dir: Path, resume: bool = False, *, on_step=None) -
 
     transformers_logging.disable_progress_bar()  # one bar on stderr (ours), not one per model save
     run_dir = Path(run_dir)
+    limit = TimeLimit(spec.time_limit_minutes)  # one budget, however many out-of-memory retries it takes
     with StopSignal() as stop:
         try:
-            results = retry_on_oom(lambda s: _train_once(s, run_dir, resume, stop, on_step), spec,
+            results = retry_on_oom(lambda s: _train_once(s, run_dir, resume, stop, limit, on_step), spec,
                                    lambda smaller: forget_attempt(run_dir))
         except Exception as exc:
             write_outcome(run_dir, Outcome("failed", failure_reason(exc)))
@@ -65,7 +66,7 @@ def train(spec: JobSpec, run_dir: Path, resume: bool = False, *, on_step=None) -
     return results
 
 
-def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, on_step) -> dict:
+def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, limit: TimeLimit, on_step) -> dict:
     accelerator = make_accelerator(spec, run_dir)
     if accelerator.is_main_process:
         runs.write_spec(run_dir, spec)
@@ -119,12 +120,12 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, on
             bar.update(1)
             if on_step is not None:
                 on_step(progress)
-            stopping = stop.requested(accelerator)
-            if not (schedule.log_due(progress.step) or stopping):
+            stopping, out_of_time = stop.requested(accelerator), limit.reached(accelerator)
+            if not (schedule.log_due(progress.step) or stopping or out_of_time):
                 continue
             record = window.close(progress, schedule, scheduler.get_last_lr()[0])
             outcome = health(record, progress)
-            if outcome is None and schedule.eval_due(progress.step):
+            if outcome is None and (schedule.eval_due(progress.step) or out_of_time):
                 record.update(evaluate(accelerator, model, eval_dl, task))
                 keep_best(accelerator, model, tokenizer, run_dir, task, record, progress)
                 outcome = next(filter(None, (watch(record, progress) for watch in watchers)), None)
@@ -134,6 +135,8 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, on
             if healthy and (stopping or schedule.checkpoint_due(progress.step)):
                 save_checkpoint(accelerator, run_dir, progress.step)
             outcome = outcome or finished(progress, schedule, stopping)
+            if outcome is None and out_of_time:
+                outcome = limit.outcome(progress.step, schedule.total_steps)
             window.restart()
             if outcome is not None:
                 break

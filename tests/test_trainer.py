@@ -102,6 +102,20 @@ def test_eval_interval_and_early_stopping(sentiment_csv, tiny_model_dir, tmp_pat
     assert [r["step"] for r in read_metrics(tmp_path / "run") if "eval_loss" in r] == [2, 4, 6]
 
 
+def test_time_limit_ends_the_job_with_an_evaluated_model(sentiment_csv, tiny_model_dir, tmp_path, monkeypatch):
+    # A clock that moves one minute per step: a 2.5-minute cap ends the run after step 3 of 40, mid-epoch.
+    clock = iter(range(0, 10_000, 60))
+    monkeypatch.setattr(run_control.TimeLimit, "clock", staticmethod(lambda: next(clock)))
+    spec = spec_for(sentiment_csv, tiny_model_dir, time_limit_minutes=2.5)
+    results = trainer.train(spec, tmp_path / "run")
+
+    assert results["state"] == "completed" and results["steps"] == 3 < results["total_steps"]
+    assert "time limit of 2.5 min at step 3 of" in results["reason"]
+    assert [r["step"] for r in read_metrics(tmp_path / "run") if "eval_loss" in r] == [3]
+    assert (tmp_path / "run" / runs.MODEL / "model.safetensors").is_file()
+    assert runs.read_results(tmp_path / "run")["metrics"]
+
+
 def test_automatic_eval_interval():
     schedule = trainer.Schedule.for_run(JobSpec(data=DataSpec("x.csv"), model="m", epochs=1), batches_per_epoch=1000)
     assert schedule.eval_every == 100 and schedule.log_every == 10 and schedule.total_steps == 1000

@@ -15,7 +15,7 @@ from backend import analysis, catalog, compare, data, inference, presets, tokeni
 from backend.schemas import DataSpec, StudioError
 from backend.status import job_status
 from backend.services import Services
-from ui.session import owner_of
+from ui.session import viewer_of
 
 
 def user_errors(fn):
@@ -39,7 +39,7 @@ def register(services: Services) -> None:
     """Declare the endpoints inside the current gr.Blocks."""
 
     def data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task) -> DataSpec:
-        owner = owner_of(request)
+        owner = viewer_of(request, services).name
         if _path(train_csv) is None:
             raise StudioError("Send a training CSV as train_csv.")
         evaluation = _path(eval_csv)
@@ -83,30 +83,30 @@ def register(services: Services) -> None:
             batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
         )
         job.name = name.strip()[:80]
-        return job_status(services.runner.submit(job, owner_of(request), request_id=request_id or None))
+        return job_status(services.submit(job, viewer_of(request, services), request_id=request_id or None))
 
     @user_errors
     def job_status_(job_id: str, request: gr.Request = None) -> dict:
         """One job: state, progress (step, elapsed, remaining, samples/s), metric lines, results when finished, log tail."""
-        return job_status(services.runner.get(job_id, owner_of(request)))
+        return job_status(services.job(job_id, viewer_of(request, services)))
 
     @user_errors
     def cancel_job(job_id: str, request: gr.Request = None) -> dict:
         """Cancel a queued or running job; a running one stops at its next step and keeps its last checkpoint."""
-        return job_status(services.runner.cancel(job_id, owner_of(request)))
+        return job_status(services.cancel(job_id, viewer_of(request, services)))
 
     @user_errors
     def resume_job(job_id: str, request: gr.Request = None) -> dict:
         """Queue a cancelled, interrupted or failed job again; it continues from its last checkpoint."""
-        return job_status(services.runner.resume(job_id, owner_of(request)))
+        return job_status(services.resume(job_id, viewer_of(request, services)))
 
     @user_errors
     def list_jobs(request: gr.Request = None) -> list[dict]:
-        """Your jobs, newest first, each with its state and progress."""
-        return [job_status(record) for record in services.runner.list_jobs(owner_of(request))]
+        """Your jobs (a teacher: everyone's), newest first, each with its state and progress."""
+        return [job_status(record) for record in services.jobs(viewer_of(request, services))]
 
     def run_dir(job_id: str, request) -> Path:
-        return Path(services.runner.get(job_id, owner_of(request)).run_dir)
+        return services.run_dir(job_id, viewer_of(request, services))
 
     @user_errors
     def predict(job_id: str, text: str, text_pair: str = "", explain: bool = False,

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from backend.services import Services
 from ui import api
+from ui.guard import PathGuard
+from ui.session import viewer_of
+from ui.tabs.class_tab import create_class_tab
 from ui.tabs.compare_tab import create_compare_tab
 from ui.tabs.data_tab import create_data_tab
 from ui.tabs.playground_tab import create_playground_tab
@@ -31,24 +35,47 @@ Fine-tune MiniLM on your own CSV, watch it learn, and see how it stands against 
 quality, size and speed. Start on the **Data** tab: upload a CSV or pick a sample."""
 
 
+DEMO_INTRO = """# MiniLM Studio · demo
+Try finished models on the **Playground** and read how they compare on the **Compare** tab. This server is a
+read-only demo: it trains nothing."""
+
+
 def build_app(services: Services) -> gr.Blocks:
     with gr.Blocks(title="MiniLM Studio") as app:
-        gr.Markdown(INTRO)
+        with gr.Row(equal_height=True):
+            gr.Markdown(DEMO_INTRO if services.demo else INTRO)
+            if services.users:
+                with gr.Column(scale=0, min_width=240):
+                    who = gr.Markdown(elem_id="signed-in")
+                    gr.Button("Log out", link="/logout", size="sm")
+
+                def on_load(http: gr.Request) -> str:
+                    return signed_in_text(viewer_of(http, services))
+                app.load(on_load, None, who, api_visibility="private")
         data_spec = gr.State(None)  # the checked DataSpec as a dict, for the tabs that come after Data
         data_stats = gr.State(None)  # rows and token lengths from the preview: max length and time estimates
         with gr.Tabs():
-            with gr.Tab("Data", id="data"):
-                create_data_tab(services, data_spec, data_stats)
-            with gr.Tab("Train", id="train"):
-                create_train_tab(app, services, data_spec, data_stats)
+            if not services.demo:
+                with gr.Tab("Data", id="data"):
+                    create_data_tab(services, data_spec, data_stats)
+                with gr.Tab("Train", id="train"):
+                    create_train_tab(app, services, data_spec, data_stats)
             with gr.Tab("Playground", id="playground"):
                 create_playground_tab(app, services)
             with gr.Tab("Compare", id="compare"):
                 create_compare_tab(app, services, data_spec, data_stats)
-            with gr.Tab("Results", id="results"):
-                create_results_tab(app, services)
+            if not services.demo:
+                with gr.Tab("Results", id="results"):
+                    create_results_tab(app, services)
+            if services.users and not services.demo:
+                with gr.Tab("Class", id="class", visible=False) as class_tab:  # shown to teachers on load
+                    create_class_tab(app, services, class_tab)
         api.register(services)
     return app
+
+
+def signed_in_text(viewer) -> str:
+    return f"Signed in as **{viewer.name}**" + (" (teacher)" if viewer.teacher else "")
 
 
 def launch_options(services: Services) -> dict:
@@ -57,10 +84,16 @@ def launch_options(services: Services) -> dict:
         font=["ui-sans-serif", "system-ui", "sans-serif"],  # no web fonts: classrooms may be offline
         font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
     )
-    return {
+    options = {
         "theme": theme,
         "css": CSS,
         "footer_links": ["api"],
         "enable_monitoring": False,
         "show_error": True,
+        "max_file_size": services.limits.upload_bytes,  # Gradio refuses bigger uploads before they reach the disk
+        "app_kwargs": {"middleware": [Middleware(PathGuard)]},
     }
+    if services.users:
+        options["auth"] = services.users.check  # the login: a request's owner is the name it signed in with
+        options["auth_message"] = "MiniLM Studio: sign in with the name and password your teacher gave you."
+    return options

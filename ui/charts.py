@@ -101,17 +101,19 @@ def duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
-def jobs_frame(statuses: list[dict]) -> pd.DataFrame:
-    """The person's jobs, newest first: the row to click, and what each is doing."""
+def jobs_frame(statuses: list[dict], with_owner: bool = False) -> pd.DataFrame:
+    """The person's jobs (a teacher's: everyone's, with the owner), newest first: the row to click, and what each
+    is doing."""
     rows = []
     for status in statuses:
         progress = status["progress"]
         done = f"{progress['fraction']:.0%}" if progress["total_steps"] else "–"
         if status["state"] == "queued" and status.get("queue_position"):
             done = f"#{status['queue_position']} in queue"
-        rows.append({"job": status["job_id"], "name": status["name"], "state": status["state"], "progress": done,
-                     "elapsed": duration(progress["elapsed_s"])})
-    return pd.DataFrame(rows, columns=["job", "name", "state", "progress", "elapsed"])
+        rows.append({"job": status["job_id"], "owner": status["owner"], "name": status["name"],
+                     "state": status["state"], "progress": done, "elapsed": duration(progress["elapsed_s"])})
+    columns = ["job", "owner"] if with_owner else ["job"]
+    return pd.DataFrame(rows, columns=columns + ["name", "state", "progress", "elapsed"])
 
 
 def progress_html(status: dict | None) -> str:

@@ -1,11 +1,13 @@
-"""Who is asking: the owner of a request comes from the login, never from anything the browser can choose."""
+"""Who is asking: the person behind a request comes from the login, never from anything the browser can choose."""
 from __future__ import annotations
 
 import gradio as gr
 
-LOCAL_OWNER = "local"
+from backend.access import Viewer
+from backend.services import Services
 
 
-def owner_of(request: gr.Request | None) -> str:
+def viewer_of(request: gr.Request | None, services: Services) -> Viewer:
+    """The signed-in person (a teacher sees every job); without login, the one local user."""
     username = getattr(request, "username", None) if request is not None else None
-    return username or LOCAL_OWNER
+    return services.viewer(username)

@@ -43,8 +43,8 @@ def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float
 class AppServer:
     """`python app.py` in its own process on a free port, offering the tiny test models besides the catalog."""
 
-    def __init__(self, data_dir: Path, *model_dirs: Path):
-        self.data_dir, self.model_dirs, self.port = data_dir, model_dirs, free_port()
+    def __init__(self, data_dir: Path, *model_dirs: Path, args: tuple[str, ...] = ()):
+        self.data_dir, self.model_dirs, self.args, self.port = data_dir, model_dirs, tuple(args), free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = data_dir / "server.log"
         self.process: subprocess.Popen | None = None
@@ -54,7 +54,8 @@ class AppServer:
         with open(self.log, "a") as out:
             allowed = [arg for folder in self.model_dirs for arg in ("--allow-model-dir", str(folder))]
             self.process = subprocess.Popen(
-                [sys.executable, "app.py", "--port", str(self.port), "--data-dir", str(self.data_dir), *allowed],
+                [sys.executable, "app.py", "--port", str(self.port), "--data-dir", str(self.data_dir), *allowed,
+                 *self.args],
                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             )
         wait_until_up(self.url, self.process, self.log)
@@ -107,3 +108,27 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+CLASS_ACCOUNTS = {"ana": ("ana-pw", "student"), "ben": ("ben-pw", "student"), "lee": ("lee-pw", "teacher")}
+
+
+@pytest.fixture(scope="session")
+def class_server(tmp_path_factory, tiny_model_dir, tiny_model_dir_b):
+    """The app with login for two students (ana, ben) and a teacher (lee), on its own data folder."""
+    data_dir = tmp_path_factory.mktemp("class-data")
+    users = data_dir.parent / "class-users.csv"
+    users.write_text("username,password,role\n" + "".join(f"{name},{pw},{role}\n"
+                                                          for name, (pw, role) in CLASS_ACCOUNTS.items()))
+    server = AppServer(data_dir, tiny_model_dir, tiny_model_dir_b, args=("--users", str(users))).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def login(server: AppServer, name: str):
+    """A gradio_client session signed in as one of CLASS_ACCOUNTS."""
+    from gradio_client import Client
+
+    return Client(server.url, auth=(name, CLASS_ACCOUNTS[name][0]), verbose=False)

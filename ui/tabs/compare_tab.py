@@ -12,25 +12,26 @@ from backend.schemas import DataSpec, StudioError
 from backend.services import Services
 from backend.status import job_status
 from ui import charts, compare_view
-from ui.session import owner_of
+from ui.session import viewer_of
 from ui.tabs.data_tab import default_key, model_choices
-from ui.tabs.playground_tab import finished_choices, run_dir_of
+from ui.tabs.playground_tab import finished_choices
 
 
 def create_compare_tab(app: gr.Blocks, services: Services, data_spec: gr.State, data_stats: gr.State) -> None:
-    gr.Markdown("### MiniLM vs BERT-Base on your data\nOne click trains both on the same data, split and seed, "
-                "each with its own fair recipe; when both finish, they are compared below.")
-    with gr.Row():
-        with gr.Column(scale=3):
-            plan_note = gr.HTML(charts.message_html("warn", ["Check your data on the Data tab first."]))
-        with gr.Column(scale=2):
-            minilm = gr.Dropdown(label="MiniLM side", choices=model_choices(services), value=default_key("minilm"),
-                                 interactive=True, elem_id="side-minilm")
-            bert = gr.Dropdown(label="BERT-Base side", choices=model_choices(services), value=default_key("bert"),
-                               interactive=True, elem_id="side-bert")
-            preset = gr.Radio([(p.title, key) for key, p in PRESETS.items()], value="standard", label="Recipe")
-            train_both = gr.Button("Train both", variant="primary")
-    pair_status = gr.HTML()
+    with gr.Column(visible=not services.demo):  # a read-only demo compares chosen runs and trains nothing
+        gr.Markdown("### MiniLM vs BERT-Base on your data\nOne click trains both on the same data, split and seed, "
+                    "each with its own fair recipe; when both finish, they are compared below.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                plan_note = gr.HTML(charts.message_html("warn", ["Check your data on the Data tab first."]))
+            with gr.Column(scale=2):
+                minilm = gr.Dropdown(label="MiniLM side", choices=model_choices(services), value=default_key("minilm"),
+                                     interactive=True, elem_id="side-minilm")
+                bert = gr.Dropdown(label="BERT-Base side", choices=model_choices(services), value=default_key("bert"),
+                                   interactive=True, elem_id="side-bert")
+                preset = gr.Radio([(p.title, key) for key, p in PRESETS.items()], value="standard", label="Recipe")
+                train_both = gr.Button("Train both", variant="primary")
+        pair_status = gr.HTML()
 
     gr.Markdown("### Compare two finished runs\nAny two runs of the same task; speed is measured on this machine.")
     with gr.Row():
@@ -67,45 +68,45 @@ def create_compare_tab(app: gr.Blocks, services: Services, data_spec: gr.State, 
         return compare_view.plan_html(plan)
 
     def on_train_both(spec, stats, small, large, preset_key, request, http: gr.Request):
-        owner = owner_of(http)
+        viewer = viewer_of(http, services)
         try:
             plan = make_plan(services, spec, stats, small, large, preset_key)
-            jobs = [services.runner.submit(plan[side], owner, request_id=f"{request}-{side}")
-                    for side in ("minilm", "bert")]
+            sides = ("minilm", "bert")
+            jobs = services.submit_all([plan[side] for side in sides], viewer, [f"{request}-{side}" for side in sides])
         except StudioError as exc:
             return charts.message_html("error", [str(exc)]), [], request, gr.Timer(active=False)
         ids = [job.job_id for job in jobs]
-        return pair_html(ids, owner), ids, uuid.uuid4().hex, gr.Timer(active=True)
+        return pair_html(ids, viewer), ids, uuid.uuid4().hex, gr.Timer(active=True)
 
-    def pair_html(ids: list[str], owner: str) -> str:
-        return compare_view.pair_status_html([job_status(services.runner.get(job, owner)) for job in ids])
+    def pair_html(ids: list[str], viewer) -> str:
+        return compare_view.pair_status_html([job_status(services.job(job, viewer)) for job in ids])
 
     def on_tick(ids, http: gr.Request):
         """Follow the two jobs; once both have finished, fill in the comparison and stop polling."""
-        owner = owner_of(http)
+        viewer = viewer_of(http, services)
         if not ids:
             return ("", gr.Timer(active=False), gr.update(), gr.update()) + (gr.update(),) * len(compared)
-        statuses = [job_status(services.runner.get(job, owner)) for job in ids]
+        statuses = [job_status(services.job(job, viewer)) for job in ids]
         html = compare_view.pair_status_html(statuses)
         if not all(status["finished"] for status in statuses):
             return (html, gr.Timer(active=True), gr.update(), gr.update()) + (gr.update(),) * len(compared)
-        choices = finished_choices(services, owner)
+        choices = finished_choices(services, viewer)
         if not all(status["state"] == "completed" for status in statuses):
             return (html, gr.Timer(active=False), gr.update(choices=choices), gr.update(choices=choices)) + \
                 (gr.update(),) * len(compared)
         return (html, gr.Timer(active=False), gr.update(choices=choices, value=ids[0]),
-                gr.update(choices=choices, value=ids[1])) + run_compare(ids[0], ids[1], False, owner)
+                gr.update(choices=choices, value=ids[1])) + run_compare(ids[0], ids[1], False, viewer)
 
     def on_compare(job_a, job_b, again, http: gr.Request):
-        return run_compare(job_a, job_b, again, owner_of(http))
+        return run_compare(job_a, job_b, again, viewer_of(http, services))
 
-    def run_compare(job_a, job_b, again: bool, owner: str):
+    def run_compare(job_a, job_b, again: bool, viewer):
         if not job_a or not job_b:
             return (charts.message_html("warn", ["Pick two finished runs."]),) + (None,) * (len(compared) - 1)
         if job_a == job_b:
             return (charts.message_html("warn", ["Pick two different runs."]),) + (None,) * (len(compared) - 1)
         try:
-            result = compare.compare_runs(run_dir_of(services, job_a, owner), run_dir_of(services, job_b, owner),
+            result = compare.compare_runs(services.run_dir(job_a, viewer), services.run_dir(job_b, viewer),
                                           remeasure=again)
         except StudioError as exc:
             return (charts.message_html("error", [str(exc)]),) + (None,) * (len(compared) - 1)
@@ -115,7 +116,7 @@ def create_compare_tab(app: gr.Blocks, services: Services, data_spec: gr.State, 
                 compare_view.tradeoff_frame(result), gr.update(value=disagreeing, visible=disagreeing is not None))
 
     def on_refresh(http: gr.Request):
-        choices = finished_choices(services, owner_of(http))
+        choices = finished_choices(services, viewer_of(http, services))
         second = choices[1][1] if len(choices) > 1 else None
         return (gr.update(choices=choices, value=choices[0][1] if choices else None),
                 gr.update(choices=choices, value=second))

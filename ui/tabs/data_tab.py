@@ -10,7 +10,7 @@ from backend import catalog, data, tokenization
 from backend.schemas import DataSpec, StudioError, TASK_KINDS
 from backend.services import Services, sample_files
 from ui import charts
-from ui.session import owner_of
+from ui.session import viewer_of
 
 NONE = "(none)"
 AUTO = "auto"
@@ -75,12 +75,12 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
         return preview(spec, model_key, length, show)
 
     def on_files(train, evaluation, request: gr.Request):
-        return check(services, owner_of(request), train, evaluation, None)
+        return check(services, viewer_of(request, services).name, train, evaluation, None)
 
     def on_columns(train, evaluation, text, pair, label, kind, request: gr.Request):
         chosen = {"text_column": text, "text_pair_column": "" if pair == NONE else pair,
                   "label_column": label, "task": None if kind == AUTO else kind}
-        return check(services, owner_of(request), train, evaluation, chosen)
+        return check(services, viewer_of(request, services).name, train, evaluation, chosen)
 
     for event in (train_file.upload, eval_file.upload, train_file.clear, eval_file.clear):
         event(on_files, [train_file, eval_file], check_outputs, api_visibility="private").then(

@@ -9,22 +9,21 @@ from backend import batch_scoring, inference
 from backend.schemas import StudioError
 from backend.services import Services
 from ui import charts
-from ui.session import owner_of
+from backend.access import Viewer
+from ui.session import viewer_of
 
 NONE = "(none)"
 
 
-def finished_choices(services: Services, owner: str) -> list[tuple[str, str]]:
-    """The person's completed jobs, newest first, labelled with name and main score."""
+def finished_choices(services: Services, viewer: Viewer) -> list[tuple[str, str]]:
+    """The completed jobs this person may use, newest first, labelled with name and main score (and owner for a
+    teacher, who sees the whole class's)."""
     choices = []
-    for record in services.runner.list_jobs(owner):
+    for record in services.jobs(viewer):
         if record.state == "completed":
-            choices.append((charts.run_label(record), record.job_id))
+            label = charts.run_label(record)
+            choices.append((f"{label} · {record.owner}" if viewer.teacher else label, record.job_id))
     return choices
-
-
-def run_dir_of(services: Services, job_id: str, owner: str) -> Path:
-    return Path(services.runner.get(job_id, owner).run_dir)
 
 
 def create_playground_tab(app: gr.Blocks, services: Services) -> None:
@@ -56,7 +55,7 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
     batch_note = gr.HTML()
 
     def on_refresh(http: gr.Request):
-        choices = finished_choices(services, owner_of(http))
+        choices = finished_choices(services, viewer_of(http, services))
         first = choices[0][1] if choices else None
         return gr.update(choices=choices, value=first), gr.update(choices=[(NONE, NONE)] + choices, value=NONE)
 
@@ -65,20 +64,20 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
         pair = False
         if job_a:
             try:
-                pair = bool(inference.load_run(run_dir_of(services, job_a, owner_of(http))).uses_pairs)
+                pair = bool(inference.load_run(services.run_dir(job_a, viewer_of(http, services))).uses_pairs)
             except StudioError:
                 pair = False
         return gr.update(visible=pair), gr.update(visible=bool(job_b and job_b != NONE))
 
     def on_predict(job_a, job_b, first, second, http: gr.Request):
-        owner = owner_of(http)
+        viewer = viewer_of(http, services)
         if not job_a:
             return charts.message_html("warn", ["Pick a finished model first (train one on the Train tab)."]), \
                 None, None, None, None
         if not (first or "").strip():
             return charts.message_html("warn", ["Type a text to predict."]), None, None, None, None
         try:
-            answers = [answer(services, job, owner, first, second) for job in (job_a, job_b) if job and job != NONE]
+            answers = [answer(services, job, viewer, first, second) for job in (job_a, job_b) if job and job != NONE]
         except StudioError as exc:
             return charts.message_html("error", [str(exc)]), None, None, None, None
         shown = [(charts.label_value(a["prediction"]), charts.attribution_pairs(a["explanation"])) for a in answers]
@@ -90,10 +89,11 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
         if not job_a or not path:
             return None, charts.message_html("warn", ["Pick a model and upload a CSV to score."])
         try:
-            owner = owner_of(http)
-            kept = services.keep_upload(path, owner)
-            out = services.output_path(owner, f"scored-{job_a}-{kept.name}")
-            summary = batch_scoring.score_csv(run_dir_of(services, job_a, owner), kept, out)
+            viewer = viewer_of(http, services)
+            run_dir = services.run_dir(job_a, viewer)
+            kept = services.keep_upload(path, viewer.name)
+            out = services.output_path(viewer.name, f"scored-{job_a}-{kept.name}")
+            summary = batch_scoring.score_csv(run_dir, kept, out)
         except StudioError as exc:
             return None, charts.message_html("error", [str(exc)])
         return str(out), f"<p class='studio-note'>Scored {summary['rows']:,} rows.</p>"
@@ -108,10 +108,11 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
     score.click(on_score, [run_a, batch_file], [scored, batch_note], api_visibility="private")
 
 
-def answer(services: Services, job_id: str, owner: str, text: str, pair: str | None) -> dict:
+def answer(services: Services, job_id: str, viewer: Viewer, text: str, pair: str | None) -> dict:
     """One model's prediction with its latency and the attribution of its answer."""
-    run_dir = run_dir_of(services, job_id, owner)
+    record = services.job(job_id, viewer)
+    run_dir = Path(record.run_dir)
     pair = pair if (pair or "").strip() else None
     prediction = inference.predict_one(run_dir, text, pair)
-    return {"job_id": job_id, "name": services.runner.get(job_id, owner).spec.name or job_id,
+    return {"job_id": job_id, "name": record.spec.name or job_id,
             "prediction": prediction, "explanation": inference.explain(run_dir, text, pair)}

@@ -7,8 +7,8 @@ from backend import analysis, export
 from backend.schemas import StudioError
 from backend.services import Services
 from ui import charts
-from ui.session import owner_of
-from ui.tabs.playground_tab import finished_choices, run_dir_of
+from ui.session import viewer_of
+from ui.tabs.playground_tab import finished_choices
 
 
 def create_results_tab(app: gr.Blocks, services: Services) -> None:
@@ -33,7 +33,7 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
         download = gr.File(label="Model (.zip)", interactive=False, scale=3)
 
     def on_refresh(http: gr.Request):
-        choices = finished_choices(services, owner_of(http))
+        choices = finished_choices(services, viewer_of(http, services))
         return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
     def on_run(job_id, http: gr.Request):
@@ -41,7 +41,7 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
         if not job_id:
             return empty
         try:
-            report = analysis.error_analysis(run_dir_of(services, job_id, owner_of(http)))
+            report = analysis.error_analysis(services.run_dir(job_id, viewer_of(http, services)))
         except StudioError as exc:
             return (charts.message_html("error", [str(exc)]),) + empty[1:]
         if report["labels"] is None:
@@ -55,9 +55,9 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
         if not job_id:
             return None
         try:
-            owner = owner_of(http)
-            run_dir = run_dir_of(services, job_id, owner)
-            target = services.output_path(owner, f"minilm-studio-{job_id}.zip")
+            viewer = viewer_of(http, services)
+            run_dir = services.run_dir(job_id, viewer)
+            target = services.output_path(viewer.name, f"minilm-studio-{job_id}.zip")
             if target.exists() and target.stat().st_mtime >= (run_dir / "model").stat().st_mtime:
                 return str(target)  # already exported from this model: no second zip of hundreds of MB
             return str(export.export_run(run_dir, target))

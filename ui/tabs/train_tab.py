@@ -13,7 +13,7 @@ from backend.schemas import DataSpec, JobSpec, StudioError
 from backend.services import Services
 from backend.status import job_status, job_summary, model_name
 from ui import charts
-from ui.session import owner_of
+from ui.session import viewer_of
 from ui.tabs.data_tab import default_key, model_choices
 
 POLL_SECONDS = 1.0
@@ -30,7 +30,6 @@ HINTS = {  # tooltips a student understands
 
 
 def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, data_stats: gr.State) -> None:
-    runner = services.runner
     with gr.Row():
         with gr.Column(scale=2):
             gr.Markdown("### Set up a job")
@@ -95,35 +94,35 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
 
     def on_start(spec, stats, model_key, preset_key, job_name, request, epochs_, batch_, lr_, length_, every_,
                  patience_, seed_, precision_, http: gr.Request):
-        owner = owner_of(http)
+        viewer = viewer_of(http, services)
         values = (epochs_, batch_, lr_, length_, every_, patience_, seed_, precision_)
         try:
             job = make_spec(spec, stats, services.check_model(model_key), preset_key, values)
             job.name = (job_name or "").strip()[:80] or default_name(job)
-            record = runner.submit(job, owner, request_id=request)
+            record = services.submit(job, viewer, request_id=request)
         except StudioError as exc:
-            return charts.message_html("error", [str(exc)]), gr.update(), request, *refresh(owner, None)
+            return charts.message_html("error", [str(exc)]), gr.update(), request, *refresh(viewer, None)
         note = f"<p class='studio-note'>Started job <b>{record.job_id}</b>.</p>"
-        return note, record.job_id, uuid.uuid4().hex, *refresh(owner, record.job_id)
+        return note, record.job_id, uuid.uuid4().hex, *refresh(viewer, record.job_id)
 
     def on_select(evt: gr.SelectData, http: gr.Request):
         job_id = evt.row_value[0] if evt.row_value else None
-        return job_id, *refresh(owner_of(http), job_id)
+        return job_id, *refresh(viewer_of(http, services), job_id)
 
     def on_tick(job_id, http: gr.Request):
-        return refresh(owner_of(http), job_id)
+        return refresh(viewer_of(http, services), job_id)
 
     def on_action(action, job_id, http):
-        owner = owner_of(http)
+        viewer = viewer_of(http, services)
         try:
-            getattr(runner, action)(job_id, owner)
+            getattr(services, action)(job_id, viewer)
         except StudioError as exc:
             gr.Warning(str(exc))
-        return refresh(owner, job_id)
+        return refresh(viewer, job_id)
 
-    def refresh(owner: str, job_id: str | None):
+    def refresh(viewer, job_id: str | None):
         """Every output of the job view, read fresh from the job store and the run folder."""
-        records = runner.list_jobs(owner)
+        records = services.jobs(viewer)
         statuses = [job_summary(record) for record in records]  # the list: progress only, for every job
         # After a reload nothing is selected: the newest job (usually the one just started) is the one to show.
         watched = next((r for r in records if r.job_id == job_id), records[0] if records else None)
@@ -131,7 +130,7 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
         busy = any(not s["finished"] for s in statuses)
         metrics = current["metrics"] if current else []
         return (
-            charts.jobs_frame(statuses), charts.progress_html(current),
+            charts.jobs_frame(statuses, with_owner=viewer.teacher), charts.progress_html(current),
             gr.update(interactive=bool(current and current["can_cancel"])),
             gr.update(interactive=bool(current and current["can_resume"])),
             charts.curves_frame(metrics, ["loss", "eval_loss"]),

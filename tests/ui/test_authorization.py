@@ -1,0 +1,104 @@
+"""Two students and a teacher on one server with login: every job action across students is denied, the teacher
+reaches every job, and nothing works without signing in. Ownership comes from the login alone."""
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import SAMPLE_DATA
+from tests.ui.conftest import login
+
+
+def start(client, model_dir, steps: int, name: str) -> str:
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(SAMPLE_DATA / "sentiment_reviews.csv")), model=str(model_dir),
+                          preset="quick", max_steps=steps, batch_size=16, max_length=32, name=name,
+                          api_name="/start_job")["job_id"]
+
+
+def wait_state(client, job_id: str, *states: str, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = client.predict(job_id, api_name="/job_status")
+        if status["state"] in states:
+            return status
+        time.sleep(0.5)
+    pytest.fail(f"job {job_id} is {status['state']}, not {states}")
+
+
+@pytest.fixture(scope="module")
+def jobs(class_server, tiny_model_dir):
+    """ana's and ben's finished jobs, then a long job of ana's that is queued or running during the tests."""
+    ana, ben = login(class_server, "ana"), login(class_server, "ben")
+    done = {"ana": start(ana, tiny_model_dir, 4, "ana's"), "ben": start(ben, tiny_model_dir, 4, "ben's")}
+    wait_state(ana, done["ana"], "completed")
+    wait_state(ben, done["ben"], "completed")
+    live = start(ana, tiny_model_dir, 100_000, "ana's long one")
+    wait_state(ana, live, "running")
+    yield {**done, "ana_live": live}
+    ana.predict(live, api_name="/cancel_job")
+
+
+# Every endpoint that takes a job id, as ben would call it on a job of ana's (his own job where a second is needed).
+CROSS_USER_ACTIONS = {
+    "job_status": lambda c, theirs, own: c.predict(theirs, api_name="/job_status"),
+    "cancel_job": lambda c, theirs, own: c.predict(theirs, api_name="/cancel_job"),
+    "resume_job": lambda c, theirs, own: c.predict(theirs, api_name="/resume_job"),
+    "predict": lambda c, theirs, own: c.predict(theirs, "a lovely film", api_name="/predict"),
+    "predict_explained": lambda c, theirs, own: c.predict(theirs, "a lovely film", "", True, api_name="/predict"),
+    "compare_runs_as_a": lambda c, theirs, own: c.predict(theirs, own, api_name="/compare_runs"),
+    "compare_runs_as_b": lambda c, theirs, own: c.predict(own, theirs, api_name="/compare_runs"),
+    "error_analysis": lambda c, theirs, own: c.predict(theirs, api_name="/error_analysis"),
+}
+
+
+@pytest.mark.parametrize("target", ["ana", "ana_live"])
+@pytest.mark.parametrize("action", sorted(CROSS_USER_ACTIONS))
+def test_a_student_cannot_act_on_another_students_job(class_server, jobs, action, target):
+    ben = login(class_server, "ben")
+    theirs = jobs[target]
+    with pytest.raises(Exception, match=f"No job {theirs} for this user"):  # the same words as for no job at all
+        CROSS_USER_ACTIONS[action](ben, theirs, jobs["ben"])
+    still = login(class_server, "ana").predict(theirs, api_name="/job_status")
+    assert still["state"] == ("completed" if target == "ana" else "running")  # untouched
+
+
+def test_a_students_list_holds_only_their_own_jobs(class_server, jobs):
+    listed = {job["job_id"] for job in login(class_server, "ben").predict(api_name="/list_jobs")}
+    assert jobs["ben"] in listed and not {jobs["ana"], jobs["ana_live"]} & listed
+    assert all(job["owner"] == "ben" for job in login(class_server, "ben").predict(api_name="/list_jobs"))
+
+
+def test_the_teacher_reaches_every_job(class_server, jobs):
+    lee = login(class_server, "lee")
+    assert {jobs["ana"], jobs["ben"], jobs["ana_live"]} <= {job["job_id"] for job in lee.predict(api_name="/list_jobs")}
+    assert lee.predict(jobs["ana"], api_name="/job_status")["owner"] == "ana"
+    assert lee.predict(jobs["ana"], "a lovely film", api_name="/predict")["label"]
+    assert lee.predict(jobs["ana"], jobs["ben"], api_name="/compare_runs")["a"]["name"] == "ana's"
+
+
+def test_the_owner_is_the_login_whatever_the_request_says(class_server, tiny_model_dir):
+    ben = login(class_server, "ben")
+    job_id = start(ben, tiny_model_dir, 2, "owner check")
+    assert ben.predict(job_id, api_name="/job_status")["owner"] == "ben"
+    ben.predict(job_id, api_name="/cancel_job")
+
+
+def test_nothing_answers_without_signing_in(class_server):
+    for path in ("gradio_api/info", "config", "gradio_api/call/job_status", "gradio_api/upload"):
+        request = urllib.request.Request(class_server.url + path, method="POST" if "call" in path or "upload" in path
+                                         else "GET", data=b"{}" if "call" in path else None)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code in (401, 403), (path, refused.value.code)
+
+
+def test_a_wrong_password_does_not_sign_in(class_server):
+    from gradio_client import Client
+
+    with pytest.raises(Exception):
+        Client(class_server.url, auth=("ana", "ben-pw"), verbose=False)

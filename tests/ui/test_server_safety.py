@@ -1,0 +1,85 @@
+"""The server serves nothing outside what it means to serve: path tricks get 403, the data folder and the code are
+never files a browser can fetch, and Gradio's monitoring and analytics are off."""
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.ui.conftest import ROOT
+from ui.guard import is_path_trick
+
+TRICKS = [
+    "gradio_api/file=../../../../etc/passwd",
+    "gradio_api/file=%2e%2e/%2e%2e/%2e%2e/etc/passwd",  # encoded
+    "gradio_api/file=%252e%252e%252f%252e%252e%252fetc%252fpasswd",  # encoded twice
+    "gradio_api/file=..%2f..%2f..%2fetc%2fpasswd",
+    "gradio_api/file=..%5c..%5c..%5cetc%5cpasswd",  # backslashes
+    "gradio_api/file=/etc/passwd",  # absolute
+    "gradio_api/file=//etc/passwd",
+    "gradio_api/file=%2Fetc%2Fpasswd",
+    "gradio_api/file=/ETC/PASSWD",  # case tricks
+    "GRADIO_API/file=/etc/passwd",
+    "Gradio_Api/FILE=../../etc/passwd",
+    "gradio_api/file=%00/etc/passwd",  # NUL
+    "gradio_api/file=/tmp/gradio/../../etc/passwd",  # out of Gradio's own cache
+    "static/../../../../etc/passwd",
+    "assets/..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "gradio_api/upload/../../../etc/passwd",
+]
+
+
+def status_and_body(url: str) -> tuple[int, bytes]:
+    # urllib keeps the path as written (no dot-segment folding), as an attacker's client would.
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.parametrize("path", TRICKS)
+def test_path_tricks_get_403(app_server, path):
+    code, body = status_and_body(app_server[0] + path)
+    assert code == 403 and b"root:" not in body
+
+
+def test_the_data_folder_and_the_code_are_not_served(app_server):
+    url, data_dir = app_server
+    private = [data_dir / "jobs.sqlite3", ROOT / "app.py", ROOT / "backend" / "services.py",
+               ROOT / "sample_data" / "sentiment_reviews.csv", Path("/proc/self/environ")]
+    private += sorted(data_dir.glob("runs/*/spec.json"))[:1] + sorted(data_dir.glob("runs/*/model/*.safetensors"))[:1]
+    for path in private:
+        for form in (str(path), str(path).upper(), str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else None):
+            if form:
+                code, _ = status_and_body(f"{url}gradio_api/file={form}")
+                assert code == 403, (form, code)
+
+
+def test_monitoring_and_analytics_are_off(app_server):
+    url, data_dir = app_server
+    assert status_and_body(url + "monitoring")[0] in (403, 404)
+    assert status_and_body(url + "gradio_api/monitoring")[0] in (403, 404)
+    log = (data_dir / "server.log").read_text()
+    assert "monitoring" not in log.lower()
+    assert not (ROOT / ".gradio" / "flagged").exists()
+
+
+def test_the_app_itself_is_still_served(app_server):
+    for path in ("", "gradio_api/info", "manifest.json"):
+        assert status_and_body(app_server[0] + path)[0] == 200
+
+
+@pytest.mark.parametrize("path, trick", [
+    ("/gradio_api/file=/tmp/gradio/abc/data.csv", False),
+    ("/gradio_api/file=..%2fx", True),
+    ("/a/b/../c", True),
+    ("/gradio_api/queue/join", False),
+    ("/gradio_api/file=a%5cb", True),
+    ("/x..y/z", False),  # dots inside a name are not a climb
+])
+def test_is_path_trick(path, trick):
+    assert is_path_trick(path) is trick
