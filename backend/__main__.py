@@ -184,7 +184,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--run-dir", required=True, help="a finished run folder")
     export.add_argument("--output", required=True, help="the zip file to write")
     export.set_defaults(run=cmd_export)
+
+    hashing = commands.add_parser("hash-password", help="a hashed password for a users file (app.py --users)")
+    hashing.add_argument("--stdin", action="store_true", help="read the password from stdin instead of asking")
+    hashing.set_defaults(run=cmd_hash_password)
     return parser
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    """Print pbkdf2_sha256$...: paste it into the password column of a users file instead of the password."""
+    import getpass
+
+    from backend.access import hash_password
+
+    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("Password: ")
+    if not password:
+        raise StudioError("An empty password cannot sign anyone in; type one.")
+    print(hash_password(password))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -106,3 +106,18 @@ def test_train_refuses_an_unknown_model_in_one_line():
     assert result.returncode == 2
     assert result.stderr.startswith("error: Unknown model 'gpt-17'")
     assert "Traceback" not in result.stderr
+
+
+def test_hash_password_prints_a_hash_the_users_file_accepts(tmp_path):
+    from backend.access import load_users
+
+    done = subprocess.run([sys.executable, "-m", "backend", "hash-password", "--stdin"], cwd=ROOT, input="s3cret\n",
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("pbkdf2_sha256$") and "s3cret" not in done.stdout
+    users_file = tmp_path / "users.csv"
+    users_file.write_text(f"username,password,role\nana,{done.stdout.strip()},student\n")
+    users = load_users(users_file, env="")
+    assert users.check("ana", "s3cret") and not users.check("ana", "secret")
+    empty = subprocess.run([sys.executable, "-m", "backend", "hash-password", "--stdin"], cwd=ROOT, input="\n",
+                           capture_output=True, text=True, timeout=120)
+    assert empty.returncode == 2 and "empty password" in empty.stderr and "Traceback" not in empty.stderr

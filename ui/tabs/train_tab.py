@@ -54,6 +54,8 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
             name = gr.Textbox(label="Job name (optional)", placeholder="e.g. reviews, MiniLM, quick")
             estimate = gr.Markdown(elem_classes="studio-note")
             start = gr.Button("Start training", variant="primary")
+            if fair_use := fair_use_text(services.limits):
+                gr.Markdown(fair_use, elem_classes="studio-note")
             start_note = gr.HTML()
         with gr.Column(scale=3):
             gr.Markdown("### Your jobs\nClick a job to watch it.")
@@ -84,11 +86,12 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
             return [PRESETS[preset_key].blurb, data_html(spec, stats)] + [gr.update()] * len(form) + [""]
         values = [job.epochs, job.batch_size, job.learning_rate, job.max_length, 0, job.early_stopping_patience or 0,
                   job.seed, job.precision]
-        return [PRESETS[preset_key].blurb, data_html(spec, stats)] + values + [estimate_text(job, stats)]
+        return [PRESETS[preset_key].blurb, data_html(spec, stats)] + values + [estimate_text(job, stats, services.limits.job_minutes)]
 
     def on_estimate(spec, stats, model_key, preset_key, *values):
         try:
-            return estimate_text(make_spec(spec, stats, model_key, preset_key, values), stats)
+            return estimate_text(make_spec(spec, stats, model_key, preset_key, values), stats,
+                                 services.limits.job_minutes)
         except (StudioError, TypeError, ValueError):
             return ""
 
@@ -206,12 +209,26 @@ def data_html(spec: dict | None, stats: dict | None) -> str:
             f"{pair} · label <code>{esc(spec['label_column'])}</code> · {esc(spec['task'])}</p>")
 
 
-def estimate_text(job, stats: dict | None) -> str:
+def fair_use_text(limits) -> str:
+    """The limits a person meets when starting jobs on a shared server; empty when there are none."""
+    rules = []
+    if limits.active_jobs_per_user:
+        rules.append(f"up to {limits.active_jobs_per_user} of your jobs queued or running at once")
+    if limits.job_minutes:
+        rules.append(f"each job trains for at most {limits.job_minutes:g} min, then keeps its best model so far")
+    return f"On this server: {'; '.join(rules)}." if rules else ""
+
+
+def estimate_text(job, stats: dict | None, cap_minutes: float | None = None) -> str:
     if not stats:
         return ""
     resolution = catalog.resolve(job.model)
     rows = stats["rows"] if job.data.eval_csv else int(stats["rows"] * (1 - job.data.eval_fraction))
     seconds = presets.estimate_seconds(rows, stats["mean_tokens"], job, resolution.num_parameters or 110_000_000,
                                        resolution.role, presets.device_kind())
-    return (f"Estimated training time: **{presets.describe_seconds(seconds)}** on this machine "
+    text = (f"Estimated training time: **{presets.describe_seconds(seconds)}** on this machine "
             f"({presets.device_kind()}; a rough guide: the job shows its real speed once it runs).")
+    if cap_minutes and seconds > cap_minutes * 60:
+        text += (f" This server stops jobs after **{cap_minutes:g} min**, keeping the best model so far: fewer epochs "
+                 "or a shorter max length would let this one finish.")
+    return text
