@@ -46,7 +46,8 @@ MESSAGES = Messages({
     "roles_unknown": "Could not tell the text column from the label column ({columns}); choose them.",
     "empty_texts": "Left out {rows} of {name} with an empty text in {texts}; fill those cells in to use them.",
     "missing_labels": "Left out {rows} of {name} with no label in '{label}'; fill those cells in to use them.",
-    "nothing_usable": "No row of {name} has both a text in {texts} and a label in '{label}'; fill them in.",
+    "nothing_usable": "No row of {name} has both a text in {texts} and a label in '{label}' ({missing}); fill them "
+                      "in or choose other columns.",
     "one_class": "The label column '{label}' of {name} holds only '{value}', so there is nothing to learn; "
                  "add rows with other labels or choose another label column.",
     "id_labels": "The label column '{label}' of {name} has a different value on every row, like an id column; "
@@ -217,14 +218,17 @@ def _normalized(frame: pd.DataFrame, columns: dict, name: str, warnings: list, t
     data = pd.DataFrame({new: frame[old].str.strip() for new, old in roles.items() if old})
     texts = " or ".join(f"'{roles[role]}'" for role in ("text", "text_pair") if roles[role])
     empty_text = (data.drop(columns="label") == "").any(axis=1)
-    no_label = (data["label"] == "") & ~empty_text
+    empty_label = data["label"] == ""
+    no_label = empty_label & ~empty_text
     for mask, key in ((empty_text, "empty_texts"), (no_label, "missing_labels")):
         if mask.any():
             warnings.append(_say(key, rows=_rows(int(mask.sum())), name=name, texts=texts, label=roles["label"]))
     tally["dropped_rows"] += int((empty_text | no_label).sum())
     data = data[~(empty_text | no_label)].reset_index(drop=True)
     if data.empty:
-        raise _fail("nothing_usable", name=name, texts=texts, label=roles["label"])
+        missing = ("every text is empty" if empty_text.all() else "every label is empty" if empty_label.all()
+                   else "each row lacks one of them")
+        raise _fail("nothing_usable", name=name, texts=texts, label=roles["label"], missing=missing)
     return data
 
 

@@ -167,10 +167,38 @@ def test_file_above_the_byte_cap_is_refused_before_reading(write_csv):
         read_table(path, max_bytes=1000)
 
 
-def test_too_many_rows_are_refused(write_csv, monkeypatch):
-    monkeypatch.setattr(csv_reading, "MAX_ROWS", 10)
+def test_too_many_rows_are_refused(write_csv):
+    assert len(read_table(write_csv(rows_csv(reviews(10))), max_rows=10).frame) == 10
     with pytest.raises(StudioError, match="has more than 10 rows; use a sample"):
-        read_table(write_csv(rows_csv(reviews(11))))
+        read_table(write_csv(rows_csv(reviews(11))), max_rows=10)
+
+
+@pytest.mark.parametrize("chunk", [5, 6, 7])  # two-byte letters and the bad byte fall on chunk ends
+def test_encoding_is_checked_in_chunks_with_exact_positions(write_csv, monkeypatch, chunk):
+    monkeypatch.setattr(csv_reading, "DECODE_CHUNK", chunk)
+    text = rows_csv([("café crème", "a"), ("naïve", "b")] * 3)
+    assert read_table(write_csv(text)).encoding == "utf-8"
+    table = read_table(write_csv(text.encode() + "déjà,b\n".encode("cp1252")))
+    assert table.encoding == "cp1252" and table.frame["text"].iloc[-1] == "déjà"
+    assert f"first bad byte at position {len(text.encode()) + 1:,})" in table.notes[0]
+    assert read_table(write_csv(text.encode("utf-16"))).frame["text"].tolist() == ["café crème", "naïve"] * 3
+
+
+def test_long_lines_read_in_pieces_keep_their_cells_and_limits(write_csv, monkeypatch):
+    monkeypatch.setattr(csv_reading, "LINE_PIECE", 1000)
+    long_text = 'a long review, with commas and ""quotes"", ' * 3000  # 123,000 characters read: under the limit
+    frame = read_table(write_csv(rows_csv(reviews(3)) + f'"{long_text}\r\nsecond line",neutral\r\n')).frame
+    assert frame["text"].iloc[-1] == long_text.replace('""', '"') + "\r\nsecond line" and len(frame) == 4
+    with pytest.raises(StudioError, match="A cell on line 2 of data.csv is longer than 131,072 characters"):
+        read_table(write_csv("text,label\n" + "x" * 200_000 + ",a\n"))  # the stretch adds up over 200 pieces
+    with pytest.raises(StudioError, match="Line 3 of data.csv has more than 100,000 commas, far more than the 1,000"):
+        read_table(write_csv("text,label\nok,a\n" + "a," * 150_000 + "\n"))
+
+
+def test_quote_left_open_before_a_long_line_names_where_it_opened(write_csv):
+    path = write_csv(rows_csv(reviews(2)) + '"opened,positive\n' + "x" * 300_000 + "\n")
+    with pytest.raises(StudioError, match="A quoted cell from line 4 of data.csv runs on for 2 lines"):
+        read_table(path)
 
 
 def test_hundred_thousand_rows_validate_in_seconds(write_csv):
