@@ -11,6 +11,7 @@ backend.trainer uses these and re-exports them under their old names; none of th
 from __future__ import annotations
 
 import dataclasses
+import errno
 import gc
 import os
 import signal
@@ -148,6 +149,16 @@ def cpu_has_native_bf16() -> bool:
 def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, StudioError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.errno in runs.DISK_FULL_ERRNOS:
+        # A full disk is a failure the person can fix at once: say so, and where a resume will then continue.
+        disk = f"The disk holding {exc.filename}" if exc.filename else "The disk"
+        full = "is over your quota" if exc.errno == errno.EDQUOT else "is full"
+        if not isinstance(exc, runs.DiskFull):
+            return (f"{disk} {full} ({exc.strerror}); free some space, then resume from the last checkpoint "
+                    "(or start the job again if it has none).")
+        then = (f"then resume: training continues from step {exc.resume_step}" if exc.resume_step is not None
+                else "then start the job again: it has no checkpoint to resume from yet")
+        return f"{disk} {full} ({exc.strerror}) while saving {exc.saving}; free some space, {then}."
     return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
 
 

@@ -10,6 +10,8 @@ Files are replaced with write-to-temp, fsync, rename, so a reader or a crash see
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
@@ -23,6 +25,19 @@ SPEC, METRICS, RESULTS, OUTCOME, LOG = "spec.json", "metrics.jsonl", "results.js
 MODEL, CHECKPOINTS = "model", "checkpoints"
 CHECKPOINT_PREFIX = "step-"
 TEMP_PREFIX = ".tmp-"
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+LOW_SPACE = 2**20  # bytes: a save that fails with less than this left on its disk ran out of space
+
+
+class DiskFull(OSError):
+    """Saving `saving` into a run folder ran out of disk space or quota; what was on disk before is untouched.
+
+    `resume_step` is the step of the last complete checkpoint, where a resume continues (None: there is none).
+    """
+
+    def __init__(self, code: int, run_dir: Path, saving: str, resume_step: int | None):
+        super().__init__(code, os.strerror(code), str(run_dir))
+        self.saving, self.resume_step = saving, resume_step
 
 
 def _fsync_path(path: Path) -> None:
@@ -156,14 +171,50 @@ def disk_size(path: Path) -> int:
 # Writing a training run's artefacts. `accelerator` is the trainer's accelerate.Accelerator (only its methods are
 # used, so this module does not import accelerate and readers of run folders stay light).
 
+def disk_full_errno(exc: BaseException, folder: Path) -> int | None:
+    """ENOSPC or EDQUOT if `exc`, raised while writing into `folder`, means the disk (or quota) ran out; else None.
+
+    Writers word it their own way: Python raises OSError, safetensors "No space left on device (os error 28)",
+    and torch.save only "unexpected pos 576 vs 534", where the space left on the disk is what tells why.
+    """
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if isinstance(cause, OSError) and cause.errno in DISK_FULL_ERRNOS:
+            return cause.errno
+        for code in DISK_FULL_ERRNOS:
+            if cause is not None and os.strerror(code) in str(cause):
+                return code
+    try:
+        return errno.ENOSPC if shutil.disk_usage(folder).free < LOW_SPACE else None
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def removed_on_failure(temp: Path, run_dir: Path, saving: str):
+    """Remove the half-written `temp` folder if the save in this block fails, so it takes no disk space.
+
+    A full disk is raised as DiskFull, whatever the writer called it, naming the checkpoint a resume would use.
+    """
+    try:
+        yield
+    except Exception as exc:
+        code = disk_full_errno(exc, run_dir)  # before the removal frees the space that says so
+        shutil.rmtree(temp, ignore_errors=True)
+        if code is None:
+            raise
+        kept = latest_checkpoint(run_dir)
+        raise DiskFull(code, run_dir, saving, checkpoint_step(kept) if kept else None) from exc
+
+
 def save_model(accelerator, model, tokenizer, run_dir: Path) -> None:
     """A Hugging Face folder (config with id2label, safetensors, tokenizer), swapped in whole."""
     state_dict = accelerator.get_state_dict(model)  # every process calls it: it gathers under sharded setups
     if accelerator.is_main_process:
         temp = temp_folder(run_dir, MODEL)
-        accelerator.unwrap_model(model).save_pretrained(temp, state_dict=state_dict)
-        tokenizer.save_pretrained(temp)
-        commit_folder(temp, run_dir / MODEL)
+        with removed_on_failure(temp, run_dir, "the best model"):
+            accelerator.unwrap_model(model).save_pretrained(temp, state_dict=state_dict)
+            tokenizer.save_pretrained(temp)
+            commit_folder(temp, run_dir / MODEL)
     accelerator.wait_for_everyone()
 
 
@@ -171,19 +222,21 @@ def save_checkpoint(accelerator, run_dir: Path, step: int) -> None:
     """Model, optimizer, scheduler, progress and RNG states, written to a temp folder and renamed into place.
 
     Every process writes its own RNG state into the same folder; the main process then commits it and drops
-    the previous checkpoint. A crash at any moment leaves the previous complete checkpoint in place.
+    the previous checkpoint. A crash at any moment leaves the previous complete checkpoint in place; a failed
+    save (a full disk) also removes what it had written.
     """
     folder = run_dir / CHECKPOINTS
     temp = folder / f"{TEMP_PREFIX}{checkpoint_name(step)}"
-    if accelerator.is_main_process:
-        shutil.rmtree(temp, ignore_errors=True)
-        temp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(temp))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        commit_folder(temp, folder / checkpoint_name(step))
-        prune_checkpoints(run_dir, keep=1)
+    with removed_on_failure(temp, run_dir, "a checkpoint"):
+        if accelerator.is_main_process:
+            shutil.rmtree(temp, ignore_errors=True)
+            temp.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(temp))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            commit_folder(temp, folder / checkpoint_name(step))
+            prune_checkpoints(run_dir, keep=1)
     accelerator.wait_for_everyone()
 
 
