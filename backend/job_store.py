@@ -207,7 +207,7 @@ def crash_reason(exit_code: int, log_path: Path) -> str:
     if exit_code < 0:
         how = f"signal {signal.Signals(-exit_code).name}"
         if exit_code == -signal.SIGKILL:
-            how += ", often a sign the machine ran out of memory"
+            how += ": killed by someone, or by the system when the machine ran out of memory"
     else:
         how = f"exit code {exit_code}"
     line = last_log_line(log_path)

@@ -25,7 +25,10 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except StudioError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
+            message = str(exc)
+        # Raised out here, the gr.Error carries no link to the StudioError's traceback, whose frames may hold a
+        # refused file's data for as long as Gradio keeps the error.
+        raise gr.Error(message, print_exception=False)
     return wrapper
 
 

@@ -76,7 +76,7 @@ def create_compare_tab(app: gr.Blocks, services: Services, data_spec: gr.State, 
         except StudioError as exc:
             return charts.message_html("error", [str(exc)]), [], request, gr.Timer(active=False)
         ids = [job.job_id for job in jobs]
-        return pair_html(ids, viewer), ids, uuid.uuid4().hex, gr.Timer(active=True)
+        return pair_html(ids, viewer), ids, request, gr.Timer(active=True)
 
     def pair_html(ids: list[str], viewer) -> str:
         return compare_view.pair_status_html([job_status(services.job(job, viewer)) for job in ids])
@@ -124,6 +124,8 @@ def create_compare_tab(app: gr.Blocks, services: Services, data_spec: gr.State, 
     plan_inputs = [data_spec, data_stats, minilm, bert, preset]
     for trigger in (data_spec.change, data_stats.change, minilm.input, bert.input, preset.input):
         trigger(on_plan, plan_inputs, plan_note, api_visibility="private")
+        # A new plan is a new pair; "Train both" pressed twice on the same plan is the same pair (one id per plan).
+        trigger(lambda: uuid.uuid4().hex, None, request_id, api_visibility="private", show_progress="hidden")
     train_both.click(on_train_both, plan_inputs + [request_id], [pair_status, pair, request_id, timer],
                      trigger_mode="once", api_visibility="private")
     timer.tick(on_tick, pair, [pair_status, timer, run_a, run_b] + compared, api_visibility="private",

@@ -72,7 +72,9 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
             log = gr.Textbox(label="Log (last lines)", lines=6, max_lines=12, interactive=False)
 
     watched = gr.State(None)  # the job clicked or started last; else the newest job is shown
-    request_id = gr.State(lambda: uuid.uuid4().hex)  # a double-clicked Start sends the same id: one job
+    # One id per state of the form: Start pressed twice on an unchanged form (a double click, however slow) is one
+    # job; any change to the data, model or a setting gives a new id, so the next Start is a new job.
+    request_id = gr.State(lambda: uuid.uuid4().hex)
     timer = gr.Timer(POLL_SECONDS, active=False)
 
     form = [epochs, batch_size, learning_rate, max_length, eval_every, patience, seed, precision]
@@ -95,7 +97,7 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
         except (StudioError, TypeError, ValueError):
             return ""
 
-    def on_start(spec, stats, model_key, preset_key, job_name, request, epochs_, batch_, lr_, length_, every_,
+    def on_start(spec, stats, model_key, preset_key, job_name, request, shown, epochs_, batch_, lr_, length_, every_,
                  patience_, seed_, precision_, http: gr.Request):
         viewer = viewer_of(http, services)
         values = (epochs_, batch_, lr_, length_, every_, patience_, seed_, precision_)
@@ -105,8 +107,10 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
             record = services.submit(job, viewer, request_id=request)
         except StudioError as exc:
             return charts.message_html("error", [str(exc)]), gr.update(), request, *refresh(viewer, None)
-        note = f"<p class='studio-note'>Started job <b>{record.job_id}</b>.</p>"
-        return note, record.job_id, uuid.uuid4().hex, *refresh(viewer, record.job_id)
+        again = record.job_id == shown  # the same form pressed again: its job, already on screen
+        note = (f"<p class='studio-note'>This form already started job <b>{record.job_id}</b>; change a setting to "
+                "start another.</p>" if again else f"<p class='studio-note'>Started job <b>{record.job_id}</b>.</p>")
+        return note, record.job_id, request, *refresh(viewer, record.job_id)
 
     def on_select(evt: gr.SelectData, http: gr.Request):
         job_id = evt.row_value[0] if evt.row_value else None
@@ -149,7 +153,10 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
         trigger(fill_form, [data_spec, data_stats, model, preset], filled, api_visibility="private")
     for control in form:
         control.input(on_estimate, [data_spec, data_stats, model, preset] + form, estimate, api_visibility="private")
-    start.click(on_start, [data_spec, data_stats, model, preset, name, request_id] + form,
+    for trigger in (data_spec.change, data_stats.change, model.change, preset.change, name.change,
+                    *(control.change for control in form)):
+        trigger(new_request_id, None, request_id, api_visibility="private", show_progress="hidden")
+    start.click(on_start, [data_spec, data_stats, model, preset, name, request_id, watched] + form,
                 [start_note, watched, request_id] + view, trigger_mode="once", api_visibility="private")
     jobs_table.select(on_select, None, [watched] + view, api_visibility="private")
     timer.tick(on_tick, watched, view, api_visibility="private", show_progress="hidden")
@@ -162,6 +169,10 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
     cancel.click(on_cancel, watched, view, api_visibility="private")
     resume.click(on_resume, watched, view, api_visibility="private")
     app.load(on_tick, watched, view, api_visibility="private")  # a reload reattaches to the jobs
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
 
 
 def curve_plot(title: str, height: int = 240) -> gr.LinePlot:
