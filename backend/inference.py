@@ -29,7 +29,10 @@ from backend.data import load_splits
 from backend.model_files import safetensors_files
 from backend.schemas import JobSpec, StudioError
 
-MAX_LOADED = 4  # runs kept in memory: two sides of a comparison plus a couple of recent Playground picks
+# Runs kept in memory, least recently used dropped first: a class of thirty each trying their own small model must
+# not reload it on every prediction (a reload costs seconds), yet a few BERT-Base-size runs must not fill the RAM.
+MAX_LOADED = 64
+MAX_LOADED_BYTES = 3 * 1024**3  # weights only: about 30 MiniLM-L6 or 7 BERT-Base-size models
 BATCH_SIZE = 32
 IG_STEPS = 20  # Integrated Gradients path points: attributions add up to the change within a few percent at 20,
 # and all-MiniLM-L6 explains a 30-token sentence in about half a second on 2 CPU cores
@@ -38,6 +41,7 @@ WARMUP_CALLS = 5  # the first calls pay for lazy initialisation in torch and the
 
 _cache: OrderedDict[str, tuple[tuple, "LoadedRun"]] = OrderedDict()
 _lock = threading.Lock()
+_loading: dict[str, threading.Lock] = {}  # one per run being loaded: two first requests for a run load it once
 
 
 @dataclass(eq=False)
@@ -80,22 +84,36 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path) -> LoadedRun:
-    """The run in `run_dir`, loaded once and kept while it is among the MAX_LOADED most recently used."""
+    """The run in `run_dir`, loaded once and kept while it is among the most recently used (MAX_LOADED runs and
+    MAX_LOADED_BYTES of weights at most)."""
     folder = Path(run_dir).expanduser().resolve()
     stamp = _model_stamp(folder)
     key = str(folder)
     with _lock:
-        cached = _cache.get(key)
-        if cached is not None and cached[0] == stamp:
+        loading = _loading.setdefault(key, threading.Lock())
+    with loading:  # people using other runs do not wait while this one loads; a second asker for it does
+        with _lock:
+            cached = _cache.get(key)
+            if cached is not None and cached[0] == stamp:
+                _cache.move_to_end(key)
+                return cached[1]
+        loaded = _load(folder)
+        with _lock:
+            _cache[key] = (stamp, loaded)  # a retrained model replaces its old entry rather than sitting beside it
             _cache.move_to_end(key)
-            return cached[1]
-    loaded = _load(folder)  # outside the lock: people using other runs do not wait while this one loads
-    with _lock:
-        _cache[key] = (stamp, loaded)  # a retrained model replaces its old entry rather than sitting beside it
-        _cache.move_to_end(key)
-        while len(_cache) > MAX_LOADED:
-            _cache.popitem(last=False)
+            _evict()
     return loaded
+
+
+def _weight_bytes(run: "LoadedRun") -> int:
+    return sum(t.numel() * t.element_size() for t in run.model.parameters())
+
+
+def _evict() -> None:
+    """Drop the least recently used runs beyond the limits (the newest always stays); called holding _lock."""
+    sizes = {key: _weight_bytes(entry[1]) for key, entry in _cache.items()}
+    while len(_cache) > 1 and (len(_cache) > MAX_LOADED or sum(sizes[key] for key in _cache) > MAX_LOADED_BYTES):
+        _cache.popitem(last=False)
 
 
 def _model_stamp(folder: Path) -> tuple:

@@ -319,6 +319,10 @@ class JobRunner:
         row = self.store.get(job_id)
         state, error = settle(read_outcome(Path(row["run_dir"])), bool(row["cancel_requested"]), stopped, lost)
         self.store.finish(job_id, state, error)
+        if state == COMPLETED:
+            # A completed job is never resumed, and its checkpoint (optimizer state: about three times the model)
+            # would only fill a class's disk. CLI runs keep theirs; they are not jobs.
+            shutil.rmtree(Path(row["run_dir"]) / runs.CHECKPOINTS, ignore_errors=True)
         log.info("job %s %s%s", job_id, state, f": {error}" if error else "")
 
     def _new_run_dir(self) -> tuple[str, Path]:

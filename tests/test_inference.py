@@ -6,6 +6,7 @@ import json
 import os
 import random
 import shutil
+import threading
 
 import pytest
 import torch
@@ -134,6 +135,27 @@ def test_load_run_is_cached_until_the_model_changes(classifier_run, tmp_path, mo
     monkeypatch.setattr(inference, "MAX_LOADED", 1)
     inference.load_run(shutil.copytree(copy, tmp_path / "another"))
     assert inference.load_run(classifier_run) is not first  # evicted when another run came in
+
+
+def test_the_cache_keeps_runs_within_a_weight_budget_and_loads_a_run_once(classifier_run, tmp_path, monkeypatch):
+    copies = [shutil.copytree(classifier_run, tmp_path / f"run{i}", ignore=shutil.ignore_patterns("checkpoints"))
+              for i in range(3)]
+    one = inference._weight_bytes(inference.load_run(copies[0]))
+    monkeypatch.setattr(inference, "MAX_LOADED_BYTES", int(2.5 * one))  # room for two runs' weights
+    first, second = inference.load_run(copies[0]), inference.load_run(copies[1])
+    inference.load_run(copies[2])
+    assert inference.load_run(copies[1]) is second and inference.load_run(copies[0]) is not first
+
+    fresh = shutil.copytree(classifier_run, tmp_path / "fresh", ignore=shutil.ignore_patterns("checkpoints"))
+    loads = []
+    real = inference._load
+    monkeypatch.setattr(inference, "_load", lambda folder: loads.append(folder) or real(folder))
+    threads = [threading.Thread(target=inference.load_run, args=(fresh,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1  # four first requests at once: one load
 
 
 def test_load_run_refuses_what_is_not_a_finished_run(classifier_run, tmp_path):

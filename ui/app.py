@@ -91,6 +91,9 @@ def launch_options(services: Services) -> dict:
         "enable_monitoring": False,
         "show_error": True,
         "max_file_size": services.limits.upload_bytes,  # Gradio refuses bigger uploads before they reach the disk
+        # Gradio keeps ~0.5 MB per browser or API session until this many (default 10,000: ~5 GB); the oldest go
+        # first, and everything a person needs lives in the job store, so a dropped session loses nothing.
+        "state_session_capacity": 1000,
         "app_kwargs": {"middleware": [Middleware(PathGuard)]},
     }
     if services.users:

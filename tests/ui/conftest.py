@@ -4,70 +4,17 @@ Screenshots land in tests/ui/screenshots/ so a person can look at what the test 
 """
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from bench.server import AppServer  # the launcher the benchmarks use too
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"the app did not answer within {seconds} s:\n{log.read_text()[-3000:]}")
-
-
-class AppServer:
-    """`python app.py` in its own process on a free port, offering the tiny test models besides the catalog."""
-
-    def __init__(self, data_dir: Path, *model_dirs: Path, args: tuple[str, ...] = ()):
-        self.data_dir, self.model_dirs, self.args, self.port = data_dir, model_dirs, tuple(args), free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = data_dir / "server.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "AppServer":
-        env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
-        with open(self.log, "a") as out:
-            allowed = [arg for folder in self.model_dirs for arg in ("--allow-model-dir", str(folder))]
-            self.process = subprocess.Popen(
-                [sys.executable, "app.py", "--port", str(self.port), "--data-dir", str(self.data_dir), *allowed,
-                 *self.args],
-                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            )
-        wait_until_up(self.url, self.process, self.log)
-        return self
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 @pytest.fixture(scope="session")
