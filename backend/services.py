@@ -19,7 +19,7 @@ from backend import catalog
 from backend.access import LOCAL, Users, Viewer
 from backend.csv_reading import read_table
 from backend.limits import Limits
-from backend.schemas import COMPLETED, QUEUED, RUNNING, JobSpec, RunRecord, StudioError
+from backend.schemas import QUEUED, RUNNING, JobSpec, RunRecord, StudioError
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -99,15 +99,12 @@ class Services:
             return self.runner.resume(job_id, viewer.scope)
 
     def queue_overview(self) -> dict:
-        """What a teacher sees of the machine: running and waiting jobs per person, and the limits."""
+        """What a teacher sees of the machine: jobs training and waiting, training slots, and the limits."""
         active = self.runner.store.rows(states=(QUEUED, RUNNING))
-        people: dict[str, dict[str, int]] = {}
-        for row in active:
-            people.setdefault(row["owner"], {QUEUED: 0, RUNNING: 0})[row["state"]] += 1
         return {
             "running": sum(row["state"] == RUNNING for row in active),
             "queued": sum(row["state"] == QUEUED for row in active),
-            "slots": self.runner.max_concurrent, "people": people, "limits": self.limits.describe(),
+            "slots": self.runner.max_concurrent, "limits": self.limits.describe(),
         }
 
     def _check_room(self, viewer: Viewer, new_jobs: int) -> None:

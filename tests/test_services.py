@@ -5,9 +5,12 @@ import dataclasses
 
 import pytest
 
+from backend.access import Viewer
+from backend.limits import Limits
 from backend.schemas import StudioError
 from backend.services import Services, safe_name
 from tests.conftest import SAMPLE_DATA
+from tests.job_helpers import make_spec
 
 
 def test_an_upload_is_kept_under_its_own_name_in_the_data_folder(tmp_path, write_csv):
@@ -55,10 +58,6 @@ def test_the_same_upload_is_kept_once(tmp_path, write_csv):
 
 
 # ---- the gate: owners, teachers, limits, demo ----
-
-from backend.access import Viewer  # noqa: E402
-from backend.limits import Limits  # noqa: E402
-from tests.job_helpers import make_spec  # noqa: E402
 
 ANA, BEN, LEE = Viewer("ana"), Viewer("ben"), Viewer("lee", teacher=True)
 

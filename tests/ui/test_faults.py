@@ -10,7 +10,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 from backend import runs
 from tests.conftest import SAMPLE_DATA

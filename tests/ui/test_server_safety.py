@@ -83,3 +83,27 @@ def test_the_app_itself_is_still_served(app_server):
 ])
 def test_is_path_trick(path, trick):
     assert is_path_trick(path) is trick
+
+
+def call(url: str, api_name: str, data: list) -> str:
+    """A raw call of a named endpoint, as a hand-made request would send it; returns the event stream's text."""
+    import json
+
+    request = urllib.request.Request(f"{url}gradio_api/call/{api_name}", data=json.dumps({"data": data}).encode(),
+                                     headers={"content-type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event_id = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/{api_name}/{event_id}", timeout=60) as response:
+        return response.read().decode()
+
+
+def test_an_api_call_cannot_name_a_file_it_did_not_upload(app_server):
+    url, data_dir = app_server
+    someone_else = data_dir / "uploads" / "ana" / "0123456789abcdef" / "private.csv"
+    someone_else.parent.mkdir(parents=True, exist_ok=True)
+    someone_else.write_text("text,label\nana's private text,a\nmore,b\n")
+    for path in (someone_else, Path("/etc/passwd"), ROOT / "sample_data" / "sentiment_reviews.csv"):
+        answer = call(url, "validate_csv", [{"path": str(path), "meta": {"_type": "gradio.FileData"}}, None,
+                                            "", "", "", ""])
+        assert "event: error" in answer and "was not uploaded by a user" in answer, answer
+        assert "private text" not in answer and "root:" not in answer
