@@ -16,6 +16,9 @@ def parse_args() -> argparse.Namespace:
                         help="training jobs at once (default: one per GPU, one on CPU)")
     parser.add_argument("--allow-model-dir", action="append", default=[], metavar="DIR",
                         help="offer a local Hugging Face model folder besides the catalog (repeatable)")
+    parser.add_argument("--monitoring", action="store_true",
+                        help="turn on Gradio's /monitoring dashboard (off by default; analytics stay off unless "
+                             "GRADIO_ANALYTICS_ENABLED=True)")
     access = parser.add_argument_group("a class on one server (see README: Running a class)")
     access.add_argument("--users", metavar="FILE", help="turn on login: a CSV username,password,role (role student or "
                         "teacher); STUDIO_USERS='ana:pw,lee:pw:teacher' adds accounts from the environment")
@@ -68,7 +71,7 @@ def main() -> None:
     try:
         app = build_app(services)
         app.queue(default_concurrency_limit=4).launch(
-            server_name=args.host, server_port=args.port, **launch_options(services),
+            server_name=args.host, server_port=args.port, **launch_options(services, monitoring=args.monitoring),
         )
     finally:
         runner.stop()

@@ -78,7 +78,7 @@ def signed_in_text(viewer) -> str:
     return f"Signed in as **{viewer.name}**" + (" (teacher)" if viewer.teacher else "")
 
 
-def launch_options(services: Services) -> dict:
+def launch_options(services: Services, monitoring: bool = False) -> dict:
     """Launch settings that keep a shared server private and offline-friendly."""
     theme = gr.themes.Soft(
         font=["ui-sans-serif", "system-ui", "sans-serif"],  # no web fonts: classrooms may be offline
@@ -88,7 +88,7 @@ def launch_options(services: Services) -> dict:
         "theme": theme,
         "css": CSS,
         "footer_links": ["api"],
-        "enable_monitoring": False,
+        "enable_monitoring": monitoring,  # Gradio's /monitoring dashboard: only when the operator asks for it
         "show_error": True,
         "max_file_size": services.limits.upload_bytes,  # Gradio refuses bigger uploads before they reach the disk
         # Gradio keeps ~0.5 MB per browser or API session until this many (default 10,000: ~5 GB); the oldest go
