@@ -105,6 +105,32 @@ def regression_metrics(values: np.ndarray, gold: np.ndarray) -> dict[str, float]
     return {"loss": error, "pearson": pearson(values, gold), "spearman": spearman(values, gold), "mse": error}
 
 
+def binary_cross_entropy(logits: np.ndarray, gold: np.ndarray) -> float:
+    """Mean over every (row, label) cell, computed stably from logits (as torch's BCEWithLogitsLoss)."""
+    loss = np.maximum(logits, 0) - logits * gold + np.log1p(np.exp(-np.abs(logits)))
+    return float(loss.mean()) if loss.size else 0.0
+
+
+def multilabel_metrics(logits: np.ndarray, gold: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Rows of 0/1 labels. A label is predicted when its sigmoid probability reaches `threshold`.
+
+    micro F1 pools every (row, label) decision, so frequent labels weigh more; macro F1 averages per label, so a
+    rare label counts as much as a common one; subset accuracy is the share of rows with every label right.
+    """
+    logits, gold = np.asarray(logits, dtype=np.float64), np.asarray(gold, dtype=np.float64)
+    pred = (1 / (1 + np.exp(-logits)) >= threshold).astype(np.float64)
+    true_pos, false_pos, false_neg = (pred * gold).sum(0), (pred * (1 - gold)).sum(0), ((1 - pred) * gold).sum(0)
+    per_label = np.divide(2 * true_pos, 2 * true_pos + false_pos + false_neg, out=np.zeros_like(true_pos),
+                          where=(2 * true_pos + false_pos + false_neg) > 0)
+    pooled = 2 * true_pos.sum() + false_pos.sum() + false_neg.sum()
+    return {
+        "loss": binary_cross_entropy(logits, gold),
+        "micro_f1": float(2 * true_pos.sum() / pooled) if pooled else 0.0,
+        "macro_f1": float(per_label.mean()) if per_label.size else 0.0,
+        "subset_accuracy": float((pred == gold).all(axis=1).mean()) if len(gold) else 0.0,
+    }
+
+
 @dataclass(frozen=True)
 class TaskMetrics:
     compute: Callable[[np.ndarray, np.ndarray], dict[str, float]]

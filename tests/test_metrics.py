@@ -61,3 +61,22 @@ def test_is_improvement_follows_direction_and_rejects_nan():
     assert not metrics.is_improvement("text_classification", 0.5, 0.5)
     assert metrics.is_improvement("regression", 0.1, 0.2)
     assert not metrics.is_improvement("regression", float("nan"), None)
+
+
+def test_multilabel_metrics_by_hand():
+    import numpy as np
+
+    from backend.metrics import multilabel_metrics
+
+    gold = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
+    logits = np.array([[3.0, -3, 2], [-2, 4, 1], [2, -1, -3], [-5, -5, -5]])  # row 2 adds label 3, row 3 misses 2
+    scores = multilabel_metrics(logits, gold)
+    # per label tp/fp/fn: label 1 2/0/0, label 2 1/0/1, label 3 1/1/0 -> F1 1, 2/3, 2/3
+    assert scores["macro_f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+    assert scores["micro_f1"] == pytest.approx(2 * 4 / (2 * 4 + 1 + 1))
+    assert scores["subset_accuracy"] == 0.5
+    assert multilabel_metrics(logits, gold, threshold=0.99)["subset_accuracy"] == 0.25  # only the empty row
+    import torch
+
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(logits), torch.tensor(gold * 1.0))
+    assert scores["loss"] == pytest.approx(float(expected))  # the loss a sigmoid head trains with
