@@ -4,11 +4,13 @@ Screenshots land in tests/ui/screenshots/ so a person can look at what the test 
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from bench.server import AppServer  # the launcher the benchmarks use too
+from tests.conftest import SAMPLE_DATA
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -79,3 +81,21 @@ def login(server: AppServer, name: str):
     from gradio_client import Client
 
     return Client(server.url, auth=(name, CLASS_ACCOUNTS[name][0]), verbose=False)
+
+
+def start_sample_job(client, model_dir, steps: int, name: str, batch_size: int = 16) -> str:
+    """A job on the sentiment sample through /start_job; returns its id."""
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(SAMPLE_DATA / "sentiment_reviews.csv")), model=str(model_dir),
+                          preset="quick", max_steps=steps, batch_size=batch_size, max_length=32, name=name,
+                          api_name="/start_job")["job_id"]
+
+
+def wait_state(client, job_id: str, *states: str, timeout: float = 300) -> dict:
+    """The job's status once it is in one of `states`, through /job_status."""
+    deadline = time.monotonic() + timeout
+    while (status := client.predict(job_id, api_name="/job_status"))["state"] not in states:
+        assert time.monotonic() < deadline, f"job {job_id} is {status['state']}, not {states}"
+        time.sleep(0.5)
+    return status

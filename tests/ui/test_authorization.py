@@ -2,42 +2,22 @@
 reaches every job, and nothing works without signing in. Ownership comes from the login alone."""
 from __future__ import annotations
 
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from tests.conftest import SAMPLE_DATA
-from tests.ui.conftest import login
-
-
-def start(client, model_dir, steps: int, name: str) -> str:
-    from gradio_client import handle_file
-
-    return client.predict(handle_file(str(SAMPLE_DATA / "sentiment_reviews.csv")), model=str(model_dir),
-                          preset="quick", max_steps=steps, batch_size=16, max_length=32, name=name,
-                          api_name="/start_job")["job_id"]
-
-
-def wait_state(client, job_id: str, *states: str, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = client.predict(job_id, api_name="/job_status")
-        if status["state"] in states:
-            return status
-        time.sleep(0.5)
-    pytest.fail(f"job {job_id} is {status['state']}, not {states}")
+from tests.ui.conftest import login, start_sample_job, wait_state
 
 
 @pytest.fixture(scope="module")
 def jobs(class_server, tiny_model_dir):
     """ana's and ben's finished jobs, then a long job of ana's that is queued or running during the tests."""
     ana, ben = login(class_server, "ana"), login(class_server, "ben")
-    done = {"ana": start(ana, tiny_model_dir, 4, "ana's"), "ben": start(ben, tiny_model_dir, 4, "ben's")}
+    done = {"ana": start_sample_job(ana, tiny_model_dir, 4, "ana's"), "ben": start_sample_job(ben, tiny_model_dir, 4, "ben's")}
     wait_state(ana, done["ana"], "completed")
     wait_state(ben, done["ben"], "completed")
-    live = start(ana, tiny_model_dir, 100_000, "ana's long one")
+    live = start_sample_job(ana, tiny_model_dir, 100_000, "ana's long one")
     wait_state(ana, live, "running")
     yield {**done, "ana_live": live}
     ana.predict(live, api_name="/cancel_job")
@@ -83,7 +63,7 @@ def test_the_teacher_reaches_every_job(class_server, jobs):
 
 def test_the_owner_is_the_login_whatever_the_request_says(class_server, tiny_model_dir):
     ben = login(class_server, "ben")
-    job_id = start(ben, tiny_model_dir, 2, "owner check")
+    job_id = start_sample_job(ben, tiny_model_dir, 2, "owner check")
     assert ben.predict(job_id, api_name="/job_status")["owner"] == "ben"
     ben.predict(job_id, api_name="/cancel_job")
 

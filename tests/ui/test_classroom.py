@@ -2,28 +2,10 @@
 class on the Class tab and can cancel any job, and a read-only demo shows chosen runs and trains nothing."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
-from tests.conftest import SAMPLE_DATA
-from tests.ui.conftest import CLASS_ACCOUNTS, AppServer, login, screenshot
-
-
-def start(client, model_dir, steps: int, name: str) -> str:
-    from gradio_client import handle_file
-
-    return client.predict(handle_file(str(SAMPLE_DATA / "sentiment_reviews.csv")), model=str(model_dir),
-                          preset="quick", max_steps=steps, batch_size=8, max_length=32, name=name,
-                          api_name="/start_job")["job_id"]
-
-
-def wait_state(client, job_id: str, *states: str, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while (status := client.predict(job_id, api_name="/job_status"))["state"] not in states:
-        assert time.monotonic() < deadline, f"job {job_id} is {status['state']}, not {states}"
-        time.sleep(0.5)
-    return status
+from tests.ui.conftest import CLASS_ACCOUNTS, AppServer, login, screenshot, start_sample_job, wait_state
 
 
 def sign_in(browser, server: AppServer, name: str):
@@ -40,7 +22,7 @@ def sign_in(browser, server: AppServer, name: str):
 
 def test_students_see_their_own_jobs_and_the_teacher_sees_the_class(browser, class_server, tiny_model_dir):
     ana = login(class_server, "ana")
-    mine = start(ana, tiny_model_dir, 100_000, "ana's essay model")
+    mine = start_sample_job(ana, tiny_model_dir, 100_000, "ana's essay model", batch_size=8)
     wait_state(ana, mine, "running", "queued")
 
     context, page = sign_in(browser, class_server, "ben")
@@ -76,7 +58,7 @@ def test_a_demo_shows_chosen_runs_and_trains_nothing(browser, tmp_path, tiny_mod
     server = AppServer(tmp_path / "data", tiny_model_dir).start()
     try:
         client = Client(server.url, verbose=False)
-        shown, hidden = start(client, tiny_model_dir, 4, "demo model"), start(client, tiny_model_dir, 2, "not shown")
+        shown, hidden = start_sample_job(client, tiny_model_dir, 4, "demo model"), start_sample_job(client, tiny_model_dir, 2, "not shown")
         wait_state(client, shown, "completed")
         wait_state(client, hidden, "completed")
     finally:
@@ -88,7 +70,7 @@ def test_a_demo_shows_chosen_runs_and_trains_nothing(browser, tmp_path, tiny_mod
         with pytest.raises(Exception, match="No job .* in this demo"):
             client.predict(hidden, "a lovely film", api_name="/predict")
         with pytest.raises(Exception, match="Training is off: this server is a read-only demo"):
-            start(client, tiny_model_dir, 2, "sneaky")
+            start_sample_job(client, tiny_model_dir, 2, "sneaky")
 
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
