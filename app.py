@@ -46,9 +46,10 @@ def make_services(args: argparse.Namespace, runner):
         active_jobs_per_user=args.max_active_jobs, queue_size=args.max_queue, job_minutes=args.job_time_limit,
         upload_mb=args.max_upload_mb, max_rows=args.max_rows)
     for job_id in args.demo:
-        if not runner.store.get(job_id):
+        row = runner.store.get(job_id)
+        if row is None:
             raise StudioError(f"There is no job {job_id} in {runner.data_dir}; pass the id of a finished job there.")
-        if runner.get(job_id, None).state != COMPLETED:
+        if row["state"] != COMPLETED:
             raise StudioError(f"Job {job_id} has not completed, so it cannot be shown in a demo; pick a finished job.")
     return Services(data_dir=args.data_dir, runner=runner, model_dirs=args.allow_model_dir, users=users,
                     limits=limits, demo_jobs=args.demo)

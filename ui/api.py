@@ -5,11 +5,10 @@ They return the same JSON the CLI prints; an unusable input raises gr.Error with
 from __future__ import annotations
 
 from functools import wraps
+from pathlib import Path
 
 import gradio as gr
 from gradio.data_classes import FileData
-
-from pathlib import Path
 
 from backend import analysis, catalog, compare, data, inference, presets, tokenization
 from backend.schemas import DataSpec, StudioError
