@@ -7,6 +7,7 @@ function of (seed, epoch), so a resumed run sees the same batches as an uninterr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,19 @@ class EncodedSet(Dataset):
 
     def __getitem__(self, index: int) -> tuple[int, dict[str, list[int]], float]:
         return index, {name: values[index] for name, values in self.features.items()}, self.labels[index]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How the trainer reads a task's model at evaluation time.
+
+    `outputs(model_output)` gives a float tensor with one row per evaluation row of the batch (the logits, or for
+    extractive QA start and end logits side by side); the trainer gathers those from every process, puts them in
+    dataset order and calls `score(outputs, labels)` for the metrics (a dict of numbers).
+    """
+
+    outputs: Callable
+    score: Callable
 
 
 def label_values(frame: pd.DataFrame, labels: list[str] | None) -> np.ndarray:

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 
 # Imported here, not inside functions: transformers' lazy module can fail when two request threads import
 # from it for the first time at once.
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
 
 from backend.model_files import (  # noqa: F401  assemble_split_zip, count_folder_parameters, mpnet_dir re-exported
     MPNET_FOLDER, assemble_split_zip, count_folder_parameters, mpnet_dir, mpnet_parts, packaged_minilm_dir,
@@ -311,27 +311,41 @@ def _load_tokenizer(location: str, local_only: bool):
         raise StudioError(f"Could not load a tokenizer from {location}: {str(exc).splitlines()[0]}") from None
 
 
+# Problem types of the sequence-classification head, by task kind (transformers picks the loss from it:
+# cross-entropy, mean squared error, or one sigmoid and binary cross-entropy per label).
+PROBLEM_TYPES = {"text_classification": "single_label_classification",
+                 "pair_classification": "single_label_classification",
+                 "regression": "regression",
+                 "multi_label_classification": "multi_label_classification"}
+# Task kinds that need another head than sequence classification; the rest use AutoModelForSequenceClassification.
+MODEL_CLASSES = {"extractive_qa": AutoModelForQuestionAnswering}
+
+
 def classification_head(task: str, labels=None) -> dict:
-    """Config values for the head: sorted labels with id2label/label2id, or one output for regression."""
+    """Config values for the head: sorted labels with id2label/label2id, one output for regression, and nothing
+    for extractive QA (its head always has two outputs per token: answer start and answer end)."""
     if task not in TASK_KINDS:
         raise StudioError(f"Unknown task {task!r}: use one of {', '.join(TASK_KINDS)}.")
+    if task in MODEL_CLASSES:
+        return {}
     if task == "regression":
         return {"num_labels": 1, "problem_type": "regression"}
     names = sorted({str(label) for label in labels or ()})
     if len(names) < 2:
         raise StudioError("Classification needs at least two different labels; check the label column.")
-    return {"num_labels": len(names), "problem_type": "single_label_classification",
+    return {"num_labels": len(names), "problem_type": PROBLEM_TYPES[task],
             "id2label": dict(enumerate(names)), "label2id": {name: index for index, name in enumerate(names)}}
 
 
 def load_model(key_or_dir: str | Path, task: str, labels=None):
-    """AutoModelForSequenceClassification in fp32 with a new head (safetensors only, no remote code)."""
+    """The task's model class in fp32 with a new head (safetensors only, no remote code)."""
     import torch
     head = classification_head(task, labels)
     resolution, location = load_location(key_or_dir)
+    model_class = MODEL_CLASSES.get(task, AutoModelForSequenceClassification)
     try:
         with _quiet_loading():
-            model, info = AutoModelForSequenceClassification.from_pretrained(
+            model, info = model_class.from_pretrained(
                 location, **head, use_safetensors=True, trust_remote_code=False, dtype=torch.float32,
                 local_files_only=resolution.source != "hub", ignore_mismatched_sizes=True, output_loading_info=True)
     except (OSError, ValueError) as exc:
@@ -341,7 +355,7 @@ def load_model(key_or_dir: str | Path, task: str, labels=None):
     return model
 
 
-HEAD_PREFIXES = ("classifier.", "score.", "pre_classifier.", "pooler.")
+HEAD_PREFIXES = ("classifier.", "score.", "pre_classifier.", "pooler.", "qa_outputs.")
 
 
 def _log_new_weights(resolution: Resolution, info: dict) -> None:

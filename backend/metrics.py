@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from backend.squad_metrics import squad_v2_scores
+
 
 def accuracy(pred: np.ndarray, gold: np.ndarray) -> float:
     return float(np.mean(pred == gold)) if len(gold) else 0.0
@@ -131,9 +133,16 @@ def multilabel_metrics(logits: np.ndarray, gold: np.ndarray, threshold: float = 
     }
 
 
+def qa_metrics(predictions: list[str], golds: list[list[str]]) -> dict[str, float]:
+    """SQuAD 2.0 exact match and F1 with the has-answer / no-answer breakdown, as fractions from 0 to 1 like every
+    other metric here (SQuAD prints percentages); the *_total keys are question counts."""
+    scores = squad_v2_scores(predictions, golds)
+    return {name: value if name.endswith("total") else round(value / 100, 6) for name, value in scores.items()}
+
+
 @dataclass(frozen=True)
 class TaskMetrics:
-    compute: Callable[[np.ndarray, np.ndarray], dict[str, float]]
+    compute: Callable[..., dict[str, float]]  # (outputs, gold); for extractive QA (answers, gold answers)
     main: str  # the metric that chooses the best checkpoint and drives early stopping
     greater_is_better: bool
 
@@ -144,10 +153,16 @@ class TaskMetrics:
 #   number of classes (binary F1 does not, MCC is harder to explain to a newcomer).
 # - regression: MSE. Predictions are shown as values, so how far off they are is what matters; correlations
 #   ignore scale and offset, and are undefined while predictions are still constant early in training.
+# - multi-label: micro F1. It pools every (row, label) decision, so it stays steady when some labels are rare
+#   (macro F1 jumps with each of their few rows), and predicting no label at all scores 0.
+# - extractive QA: F1 over answer words, SQuAD's headline number; exact match gives no credit for a nearly
+#   right span.
 TASK_METRICS: dict[str, TaskMetrics] = {
     "text_classification": TaskMetrics(classification_metrics, "macro_f1", greater_is_better=True),
     "pair_classification": TaskMetrics(classification_metrics, "macro_f1", greater_is_better=True),
     "regression": TaskMetrics(regression_metrics, "mse", greater_is_better=False),
+    "multi_label_classification": TaskMetrics(multilabel_metrics, "micro_f1", greater_is_better=True),
+    "extractive_qa": TaskMetrics(qa_metrics, "f1", greater_is_better=True),
 }
 
 

@@ -20,6 +20,8 @@ TASK_KINDS = {
     "text_classification": "Single-text classification",
     "pair_classification": "Text-pair classification",
     "regression": "Regression (numeric labels)",
+    "multi_label_classification": "Multi-label classification",
+    "extractive_qa": "Extractive question answering",
 }
 
 # Job states, defined once.
@@ -46,6 +48,12 @@ class DataSpec:
 
     Columns left as None are guessed from the headers (text_pair_column "" means: no second text, do not guess);
     task None is detected from the label column.
+
+    Multi-label data has either one label column whose cells hold several labels joined by `label_separator`
+    (None: detected) or several 0/1 columns named in `label_columns`.
+    Extractive QA reuses the roles of a text pair, as the model reads them: text_column is the question,
+    text_pair_column the context, label_column the answer text, and `answer_start_column` the answer's character
+    offset in the context (an empty answer marks a question the context does not answer).
     Without an eval CSV, `eval_fraction` of the training rows is held out by a stratified split with `split_seed`.
     """
 
@@ -57,6 +65,9 @@ class DataSpec:
     task: str | None = None
     eval_fraction: float = 0.2
     split_seed: int = 42
+    label_separator: str | None = None
+    label_columns: list[str] | None = None
+    answer_start_column: str | None = None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "DataSpec":
@@ -74,6 +85,7 @@ class JobSpec:
     batch_size: int = 32
     learning_rate: float = 5e-5
     max_length: int = 128
+    doc_stride: int | None = None  # extractive QA: tokens shared by neighbouring windows of a long context (None: max_length // 4)
     seed: int = 42
     weight_decay: float = 0.01
     warmup_ratio: float = 0.06

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from backend import catalog, data, runs
-from backend.batching import build_dataloaders, encode
+from backend.batching import Evaluation, build_dataloaders, encode
 from backend.metrics import compute_metrics, is_improvement, main_metric
 from backend.runs import forget_attempt, save_checkpoint, save_model
 # Re-exported: backend.trainer.<name> still works for each of these, as before they moved (tests use some).
@@ -74,7 +74,7 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
     splits = data.load_splits(spec.data)
     tokenizer = catalog.load_tokenizer(spec.model)
     model = catalog.load_model(spec.model, splits.task, splits.labels)
-    train_dl, eval_dl = _build_dataloaders(spec, splits, tokenizer, model)
+    train_dl, eval_dl, evaluation = _build_dataloaders(spec, splits, tokenizer, model)
     sampler = train_dl.batch_sampler  # kept: after prepare it may sit inside accelerate's shard wrapper
     optimizer = make_optimizer(model, spec)
 
@@ -126,7 +126,7 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
             record = window.close(progress, schedule, scheduler.get_last_lr()[0])
             outcome = health(record, progress)
             if outcome is None and (schedule.eval_due(progress.step) or out_of_time):
-                record.update(evaluate(accelerator, model, eval_dl, task))
+                record.update(evaluate(accelerator, model, eval_dl, evaluation))
                 keep_best(accelerator, model, tokenizer, run_dir, task, record, progress)
                 outcome = next(filter(None, (watch(record, progress) for watch in watchers)), None)
             accelerator.log(record, step=progress.step)
@@ -146,7 +146,12 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
 
 
 def _build_dataloaders(spec: JobSpec, splits, tokenizer, model):
-    """The one seam from tables to batches: tokenize once, then length-grouped, dynamically padded loaders."""
+    """The one seam from tables to batches, by task kind: (train loader, eval loader, Evaluation)."""
+    return DATALOADERS.get(splits.task, sequence_dataloaders)(spec, splits, tokenizer, model)
+
+
+def sequence_dataloaders(spec: JobSpec, splits, tokenizer, model):
+    """Classification and regression: tokenize once, then length-grouped, dynamically padded loaders."""
     config = model.config
     # The label order is the model config's (id2label), so the saved model describes its own outputs.
     labels = None if splits.task == "regression" else [config.id2label[i] for i in range(config.num_labels)]
@@ -154,8 +159,15 @@ def _build_dataloaders(spec: JobSpec, splits, tokenizer, model):
     eval_set = encode(splits.eval, tokenizer, spec.max_length, labels)
     if len(train_set) == 0 or len(eval_set) == 0:
         raise StudioError("The training or evaluation set is empty; check the CSV files and the eval fraction.")
-    return build_dataloaders(train_set, eval_set, spec.batch_size, spec.seed, tokenizer.pad_token_id,
-                             regression=labels is None)
+    train_dl, eval_dl = build_dataloaders(train_set, eval_set, spec.batch_size, spec.seed, tokenizer.pad_token_id,
+                                          regression=labels is None)
+    score = lambda logits, gold: compute_metrics(splits.task, logits, gold)  # noqa: E731
+    return train_dl, eval_dl, Evaluation(outputs=lambda output: output.logits, score=score)
+
+
+# Task kinds whose data reach the model in another shape than one (pair of) text(s) per row; the rest use
+# sequence_dataloaders.
+DATALOADERS = {}
 
 
 def make_accelerator(spec: JobSpec, run_dir: Path):
@@ -275,26 +287,26 @@ def epoch_batches(accelerator, train_dl, sampler, progress: Progress):
     return accelerator.skip_first_batches(train_dl, progress.batch_in_epoch)
 
 
-def evaluate(accelerator, model, eval_dl, task: str) -> dict:
+def evaluate(accelerator, model, eval_dl, evaluation: Evaluation) -> dict:
     """eval_* metrics over the whole evaluation set, gathered from every process."""
     started = time.perf_counter()
     model.eval()
-    parts = {"logits": [], "labels": [], "index": []}
+    parts = {"outputs": [], "labels": [], "index": []}
     with torch.inference_mode():
         for batch in eval_dl:
             index, labels = batch.pop("index"), batch.pop("labels")
-            logits = model(**batch).logits.float()
+            outputs = evaluation.outputs(model(**batch)).float()
             # Processes may hold batches of different sizes: pad, gather, then drop the padding (index -1)
             # and the rows accelerate repeated so that every process had as many batches as the others.
-            for name, tensor in (("logits", logits), ("labels", labels), ("index", index)):
+            for name, tensor in (("outputs", outputs), ("labels", labels), ("index", index)):
                 padded = accelerator.pad_across_processes(tensor, dim=0, pad_index=-1)
                 parts[name].append(accelerator.gather(padded).cpu())
     model.train()
     index = torch.cat(parts["index"]).numpy()
     values, first = np.unique(index, return_index=True)
     keep = first[values >= 0]
-    logits, labels = (torch.cat(parts[name]).numpy()[keep] for name in ("logits", "labels"))
-    scores = compute_metrics(task, logits, labels)
+    outputs, labels = (torch.cat(parts[name]).numpy()[keep] for name in ("outputs", "labels"))
+    scores = evaluation.score(outputs, labels)
     scores["runtime_s"] = round(time.perf_counter() - started, 3)
     return {f"eval_{name}": value for name, value in scores.items()}
 

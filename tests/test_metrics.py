@@ -13,9 +13,22 @@ def one_hot_logits(pred, num_labels):
 
 def test_every_task_kind_has_metrics_and_a_main_metric():
     assert set(metrics.TASK_METRICS) == set(TASK_KINDS)
+    samples = {  # (model outputs, gold) in each task's own shape
+        "regression": (np.array([0.1, 0.9]), np.array([1.0, 0.0])),
+        "multi_label_classification": (np.array([[2.0, -1.0], [-3.0, 4.0]]), np.array([[1, 0], [0, 1]])),
+        "extractive_qa": (["Paris", ""], [["Paris"], [""]]),
+    }
     for task, entry in metrics.TASK_METRICS.items():
-        sample = np.array([[0.1, 0.9], [0.8, 0.2]]) if task != "regression" else np.array([0.1, 0.9])
-        assert entry.main in entry.compute(sample, np.array([1, 0]))
+        outputs, gold = samples.get(task, (np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 0])))
+        assert entry.main in entry.compute(outputs, gold)
+
+
+def test_qa_metrics_are_fractions_with_counts():
+    scores = metrics.compute_metrics("extractive_qa", ["in Paris", "", "Rome"], [["Paris"], [""], [""]])
+    assert scores["exact"] == pytest.approx(1 / 3, abs=1e-6)  # "in Paris" is not exact; "" is; "Rome" is wrong
+    assert scores["has_ans_f1"] == pytest.approx(2 / 3, abs=1e-6)
+    assert scores["no_ans_exact"] == pytest.approx(0.5)
+    assert (scores["total"], scores["has_ans_total"], scores["no_ans_total"]) == (3, 1, 2)
 
 
 def test_binary_classification_matches_hand_counts():
