@@ -20,15 +20,16 @@ class Preset:
     learning_rate_scale: float  # times the model's catalog learning rate
     max_length_cap: int  # the data's suggested max length, never above this
     early_stopping_patience: int | None
+    qa_max_length_cap: int  # extractive QA: a window holds the question and a stretch of context, so it needs room
 
 
 PRESETS: dict[str, Preset] = {
     "quick": Preset("Quick demo", "A useful model in a few minutes on a laptop CPU: short texts, 3 epochs, a brisk "
-                    "learning rate.", 3, 2.0, 64, None),
+                    "learning rate.", 3, 2.0, 64, None, 128),
     "standard": Preset("Standard", "The usual fine-tuning recipe: 3 epochs at the model's own learning rate, "
-                       "texts up to the length that keeps 95% of rows whole.", 3, 1.0, 256, None),
+                       "texts up to the length that keeps 95% of rows whole.", 3, 1.0, 256, None, 256),
     "thorough": Preset("Thorough", "Up to 8 epochs with early stopping: stops when the validation score has not "
-                       "improved for 3 evaluations. Slower, often a point or two better.", 8, 1.0, 512, 3),
+                       "improved for 3 evaluations. Slower, often a point or two better.", 8, 1.0, 512, 3, 384),
 }
 
 # Rough training throughput in tokens per second per million non-embedding parameters, by device and precision.
@@ -49,10 +50,11 @@ def apply_preset(key: str, data: DataSpec, model: str, model_defaults: dict, sug
         raise StudioError(f"Unknown preset {key!r}; choose one of: {', '.join(PRESETS)}.")
     preset = PRESETS[key]
     suggested = suggested_max_length or model_defaults.get("max_length", 128)
+    cap = preset.qa_max_length_cap if data.task == "extractive_qa" else preset.max_length_cap
     spec = JobSpec(
         data=data, model=model, epochs=preset.epochs,
         learning_rate=model_defaults.get("learning_rate", 5e-5) * preset.learning_rate_scale,
-        batch_size=model_defaults.get("batch_size", 32), max_length=min(suggested, preset.max_length_cap),
+        batch_size=model_defaults.get("batch_size", 32), max_length=min(suggested, cap),
         early_stopping_patience=preset.early_stopping_patience,
     )
     for name, value in overrides.items():
@@ -69,7 +71,7 @@ def estimate_seconds(train_rows: int, mean_tokens: float, spec: JobSpec, num_par
     rows = steps_per_epoch * spec.batch_size * spec.epochs
     if spec.max_steps:
         rows = min(rows, spec.max_steps * spec.batch_size * spec.gradient_accumulation_steps)
-    tokens = rows * min(mean_tokens, spec.max_length) * PADDING
+    tokens = rows * tokens_per_row(mean_tokens, spec) * PADDING
     compute_params = num_parameters * (1 - EMBEDDING_SHARE.get(role or "", 0.3)) / 1e6
     try:
         precision = choose_precision(spec.precision, cuda=device == "cuda")
@@ -78,6 +80,17 @@ def estimate_seconds(train_rows: int, mean_tokens: float, spec: JobSpec, num_par
     speed = TOKENS_PER_S_PER_M_PARAMS.get((device, precision), TOKENS_PER_S_PER_M_PARAMS[("cpu", "fp32")])
     speed /= max(compute_params, 1.0)
     return tokens / speed * EVAL_OVERHEAD
+
+
+def tokens_per_row(mean_tokens: float, spec: JobSpec) -> float:
+    """Tokens the model reads per row: cut at max_length, except extractive QA, where a long context is read in
+    windows that overlap by the stride, so its tokens count once plus the overlaps."""
+    if spec.data.task != "extractive_qa" or mean_tokens <= spec.max_length:
+        return min(mean_tokens, spec.max_length)
+    from backend.qa_features import stride_for
+
+    stride = stride_for(spec.max_length, spec.doc_stride)
+    return mean_tokens * spec.max_length / max(spec.max_length - stride, 1)
 
 
 def device_kind() -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from backend import presets
-from backend.schemas import DataSpec, StudioError
+from backend.presets import apply_preset
+from backend.schemas import DataSpec, JobSpec, StudioError
 
 DEFAULTS = {"learning_rate": 5e-5, "batch_size": 32, "max_length": 128}
 
@@ -58,3 +59,16 @@ def test_bf16_is_estimated_faster_where_the_cpu_has_it(monkeypatch):
     auto = presets.apply_preset("standard", data(), "all-minilm-l6", DEFAULTS, 32)
     slow, fast = (presets.estimate_seconds(1000, 20, spec, 22_700_000, "minilm", "cpu") for spec in (fp32, auto))
     assert 1.5 < slow / fast < 2.5
+
+
+def test_extractive_qa_gets_room_for_a_question_and_a_stretch_of_context():
+    qa = DataSpec(train_csv="qa.csv", task="extractive_qa")
+    quick = apply_preset("quick", qa, "all-minilm-l6", {"learning_rate": 1e-4}, suggested_max_length=384)
+    assert quick.max_length == 128  # the classification cap of 64 would leave a window almost no context
+    assert apply_preset("thorough", qa, "all-minilm-l6", {}, suggested_max_length=384).max_length == 384
+
+
+def test_qa_estimate_counts_the_overlap_of_windows():
+    qa = JobSpec(data=DataSpec(train_csv="qa.csv", task="extractive_qa"), model="m", max_length=128, doc_stride=32)
+    assert presets.tokens_per_row(100, qa) == 100  # one window
+    assert presets.tokens_per_row(384, qa) == pytest.approx(384 * 128 / 96)  # each window repeats 32 tokens

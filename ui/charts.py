@@ -87,7 +87,9 @@ def message_html(kind: str, lines: list[str]) -> str:
 STATE_COLORS = {"queued": "#6b7280", "running": "#2563eb", "completed": "#15803d", "failed": "#b91c1c",
                 "cancelled": "#92400e", "interrupted": "#b45309", "diverged": "#7c3aed"}
 METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "f1": "F1", "mcc": "MCC", "pearson": "Pearson",
-                "spearman": "Spearman", "mse": "MSE", "loss": "loss"}
+                "spearman": "Spearman", "mse": "MSE", "loss": "loss", "micro_f1": "micro-F1",
+                "subset_accuracy": "subset accuracy", "exact": "exact match", "has_ans_f1": "F1 (has answer)",
+                "no_ans_f1": "F1 (no answer)"}
 
 
 def duration(seconds: float | None) -> str:
@@ -182,11 +184,28 @@ def run_label(record) -> str:
     return f"{record.spec.name or record.spec.model}{scored} · {record.job_id}"
 
 
-def label_value(prediction: dict):
-    """What gr.Label draws: class probabilities, or the value of a regression."""
+NO_ANSWER = "(no answer)"
+
+
+def label_value(prediction: dict, threshold: float | None = None):
+    """What gr.Label draws: class probabilities (per label for multi-label), the value of a regression, or for
+    extractive QA the answer and its alternatives with their probabilities, beside "(no answer)"."""
     if "value" in prediction:
         return f"{prediction['value']:.3f}"
+    if "answer" in prediction:
+        shown = {NO_ANSWER: prediction["no_answer_score"]}
+        for candidate in [prediction] + prediction.get("candidates", []):
+            if candidate.get("answer"):
+                shown.setdefault(candidate["answer"], candidate["score"])
+        return shown
     return prediction["scores"]
+
+
+def chosen_labels(prediction: dict, threshold: float | None) -> list[str]:
+    """Multi-label: the labels whose probability reaches the threshold (the model's own when None)."""
+    if threshold is None:
+        return prediction["labels"]
+    return [label for label, p in prediction["scores"].items() if p >= threshold]
 
 
 def attribution_pairs(explanation: dict) -> list[tuple[str, float]]:
@@ -194,22 +213,47 @@ def attribution_pairs(explanation: dict) -> list[tuple[str, float]]:
     return [(word["word"] + " ", float(word["score"])) for word in explanation["words"]]
 
 
-def answer_text(prediction: dict) -> str:
+def answer_spans(context: str, prediction: dict) -> list[tuple[str, float | None]]:
+    """The context with the answer marked (score 1: the strongest colour), as gr.HighlightedText shows it."""
+    if prediction.get("no_answer") or prediction.get("start") is None:
+        return [(context, None)]
+    start, end = prediction["start"], prediction["end"]
+    parts = [(context[:start], None), (context[start:end], 1.0), (context[end:], None)]
+    return [part for part in parts if part[0]]
+
+
+def answer_text(prediction: dict, threshold: float | None = None) -> str:
     if "value" in prediction:
         return f"{prediction['value']:.3f}"
+    if "answer" in prediction:
+        if prediction["no_answer"]:
+            return f"no answer: the model abstains ({prediction['no_answer_score']:.0%} sure)"
+        return f"“{prediction['answer']}” ({prediction['score']:.0%})"
+    if "labels" in prediction:
+        labels = chosen_labels(prediction, threshold)
+        cut = threshold if threshold is not None else prediction.get("threshold", 0.5)
+        named = ", ".join(f"{label} ({prediction['scores'][label]:.0%})" for label in labels) or "no label"
+        return f"{named} at threshold {cut:.2f}"
     return f"{prediction['label']} ({prediction['scores'][prediction['label']]:.0%})"
 
 
-def verdict_html(answers: list[dict]) -> str:
+def _same_answer(first: dict, second: dict, threshold: float | None) -> bool:
+    if "value" in first:
+        return abs(first["value"] - second["value"]) < 0.5
+    if "answer" in first:
+        return first["answer"].strip().lower() == second["answer"].strip().lower()
+    if "labels" in first:
+        return chosen_labels(first, threshold) == chosen_labels(second, threshold)
+    return first["label"] == second["label"]
+
+
+def verdict_html(answers: list[dict], threshold: float | None = None) -> str:
     """Each model's answer and latency; with two models, whether they agree, in a box that stands out if not."""
-    lines = [f"<b>{html.escape(a['name'])}</b>: {html.escape(answer_text(a['prediction']))} in "
+    lines = [f"<b>{html.escape(a['name'])}</b>: {html.escape(answer_text(a['prediction'], threshold))} in "
              f"{a['prediction']['latency_ms']:.1f} ms" for a in answers]
     body = "<br>".join(lines)
     if len(answers) == 2:
-        first, second = (a["prediction"] for a in answers)
-        agree = first.get("label", first.get("value")) == second.get("label", second.get("value"))
-        if "value" in first:
-            agree = abs(first["value"] - second["value"]) < 0.5
+        agree = _same_answer(answers[0]["prediction"], answers[1]["prediction"], threshold)
         kind, title = ("note", "The two models agree.") if agree else ("warn", "The two models disagree.")
         return f"<div class='studio-{kind}'><b>{title}</b><br>{body}</div>"
     return f"<div class='studio-note'>{body}</div>"

@@ -112,14 +112,30 @@ def disagreements_frame(result: dict) -> pd.DataFrame | None:
         row = {"text": example["text"]}
         if example.get("text_pair"):
             row["second text"] = example["text_pair"]
-        row["true"] = example["gold"]
+        row["true"] = _shown(example["gold"])
         for name, side in ((a, example["a"]), (b, example["b"])):
-            if "label" in side:
-                row[name] = f"{side['label']} ({side['confidence']:.0%})" + (" ✓" if side.get("correct") else "")
-            else:
-                row[name] = f"{side['value']:.3f}"
+            row[name] = side_text(side)
         rows.append(row)
     return pd.DataFrame(rows) if rows else None
+
+
+def _shown(value) -> str:
+    """A gold value as a cell: label sets joined, "no answer" for an unanswerable question."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value)) or "no label"
+    return "no answer" if value == "" else str(value)
+
+
+def side_text(side: dict) -> str:
+    """One model's answer on a disagreement row: a label with its confidence, a label set, an answer, or a value."""
+    tick = " ✓" if side.get("correct") else ""
+    if "label" in side:
+        return f"{side['label']} ({side['confidence']:.0%}){tick}"
+    if "labels" in side:
+        return _shown(side["labels"]) + tick
+    if "answer" in side:
+        return _shown(side["answer"]) + tick
+    return f"{side['value']:.3f}"
 
 
 def published_markdown(published: dict) -> str:

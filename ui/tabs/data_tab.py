@@ -20,7 +20,13 @@ SAMPLE_TITLES = {  # file in sample_data/ -> button text; files not listed get t
     "similarity_scores.csv": "Similarity scores",
 }
 HIDDEN = gr.update(value=None, visible=False)
-TASK_CHOICES = [("Detect from the label column", AUTO)] + [(name, key) for key, name in TASK_KINDS.items()]
+TASK_CHOICES = [("Detect from the columns", AUTO)] + [(name, key) for key, name in TASK_KINDS.items()]
+SEPARATOR_CHOICES = [("Detect", AUTO), ("| (bar)", "|"), (", (comma)", ","), ("; (semicolon)", ";")]
+# Task kind -> what the three column pickers mean for it; tasks not listed read a text, a second text and a label.
+ROLE_LABELS = {"extractive_qa": ("Question column", "Context column", "Answer text column")}
+DEFAULT_ROLE_LABELS = ("Text column", "Second text column (for text pairs)", "Label column")
+BALANCE_TITLES = {"multi_label_classification": "Rows per label",
+                  "extractive_qa": "Questions with and without an answer in the context"}
 
 
 def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.State) -> None:
@@ -38,8 +44,14 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
         with gr.Column(scale=2):
             text_column = gr.Dropdown(label="Text column", choices=[], interactive=True)
             pair_column = gr.Dropdown(label="Second text column (for text pairs)", choices=[NONE], value=NONE, interactive=True)
-            label_column = gr.Dropdown(label="Label column", choices=[], interactive=True)
-            task = gr.Dropdown(label="Task", choices=TASK_CHOICES, value=AUTO, interactive=True)
+            label_column = gr.Dropdown(label="Label column", choices=[], interactive=True, elem_id="label-column")
+            answer_start = gr.Dropdown(label="Answer start column (character offset in the context)", choices=[],
+                                       interactive=True, visible=False, elem_id="answer-start-column")
+            separator = gr.Dropdown(label="Label separator (several labels in one cell)", choices=SEPARATOR_CHOICES,
+                                    value=AUTO, interactive=True, visible=False, elem_id="label-separator")
+            label_columns = gr.Dropdown(label="Label columns (one 0/1 column per label)", choices=[], value=[],
+                                        multiselect=True, interactive=True, visible=False, elem_id="label-columns")
+            task = gr.Dropdown(label="Task", choices=TASK_CHOICES, value=AUTO, interactive=True, elem_id="task")
     status = gr.HTML()
     with gr.Row():
         balance = gr.BarPlot(x="label", y="rows", color="split", title="Rows per class", visible=False, height=260)
@@ -62,8 +74,9 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
                                 x_title="tokens per row (special tokens included)")
     tokens = gr.HTML()
 
-    columns = [text_column, pair_column, label_column, task]
-    check_outputs = [data_spec, text_column, pair_column, label_column, task, status, balance, samples, report_json]
+    columns = [text_column, pair_column, label_column, task, answer_start, separator, label_columns]
+    check_outputs = [data_spec, text_column, pair_column, label_column, task, answer_start, separator, label_columns,
+                     status, balance, samples, report_json]
     preview_inputs = [data_spec, model, max_length, show_ids]
     preview_outputs = [model_note, stats, histogram, tokens, data_stats]
 
@@ -77,9 +90,15 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
     def on_files(train, evaluation, request: gr.Request):
         return check(services, viewer_of(request, services).name, train, evaluation, None)
 
-    def on_columns(train, evaluation, text, pair, label, kind, request: gr.Request):
+    def on_columns(train, evaluation, text, pair, label, kind, start, sep, several, request: gr.Request):
         chosen = {"text_column": text, "text_pair_column": "" if pair == NONE else pair,
                   "label_column": label, "task": None if kind == AUTO else kind}
+        if kind == "extractive_qa" or start:
+            chosen["answer_start_column"] = start or None
+        if sep and sep != AUTO:
+            chosen["label_separator"] = sep
+        if several:
+            chosen |= {"label_columns": list(several), "label_column": None}
         return check(services, viewer_of(request, services).name, train, evaluation, chosen)
 
     for event in (train_file.upload, eval_file.upload, train_file.clear, eval_file.clear):
@@ -128,9 +147,10 @@ def default_key(role: str) -> str | None:
 
 def check(services: Services, owner: str, train: str | None, evaluation: str | None, chosen: dict | None):
     """Validate the files with the chosen (or guessed) columns; every output of the check at once."""
+    hidden_pickers = (gr.update(visible=False), gr.update(visible=False), gr.update(visible=False))
     if not train:
         empty = gr.update(choices=[], value=None)
-        return (None, empty, gr.update(choices=[NONE], value=NONE), empty, gr.update(value=AUTO),
+        return (None, empty, gr.update(choices=[NONE], value=NONE), empty, gr.update(value=AUTO), *hidden_pickers,
                 charts.message_html("warn", ["Upload a training CSV or pick a sample to begin."]),
                 HIDDEN, HIDDEN, None)
     try:
@@ -138,27 +158,37 @@ def check(services: Services, owner: str, train: str | None, evaluation: str | N
                         eval_csv=str(services.keep_upload(evaluation, owner)) if evaluation else None, **(chosen or {}))
         report = data.validate(spec).to_dict()
     except StudioError as exc:
-        return (None, gr.update(), gr.update(), gr.update(), gr.update(), charts.message_html("error", [str(exc)]),
-                HIDDEN, HIDDEN, None)
+        return (None, gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(),
+                charts.message_html("error", [str(exc)]), HIDDEN, HIDDEN, None)
     spec.text_column, spec.text_pair_column = report["text_column"], report["text_pair_column"] or ""
     spec.label_column, spec.task = report["label_column"], report["task"]
-    headers = report["columns"]
+    spec.answer_start_column = report.get("answer_start_column")
+    spec.label_separator, spec.label_columns = report.get("label_separator"), report.get("label_columns")
+    headers, task = report["columns"], report["task"]
+    labels = ROLE_LABELS.get(task, DEFAULT_ROLE_LABELS)
     balance = charts.label_balance_frame(report)
+    several = report.get("label_columns") or []
     return (
         asdict(spec),
-        gr.update(choices=headers, value=report["text_column"]),
-        gr.update(choices=[NONE] + headers, value=report["text_pair_column"] or NONE),
-        gr.update(choices=headers, value=report["label_column"]),
+        gr.update(choices=headers, value=report["text_column"], label=labels[0]),
+        gr.update(choices=[NONE] + headers, value=report["text_pair_column"] or NONE, label=labels[1]),
+        gr.update(choices=headers, value=None if several else report["label_column"], label=labels[2],
+                  visible=not several),
         gr.update(value=report["task"] if chosen and chosen.get("task") else AUTO),
+        gr.update(choices=headers, value=report.get("answer_start_column"), visible=task == "extractive_qa"),
+        gr.update(value=report.get("label_separator") or AUTO,
+                  visible=task == "multi_label_classification" and not several),
+        gr.update(choices=headers, value=several, visible=task == "multi_label_classification"),
         summary_html(report) + charts.message_html("warn", report["warnings"]),
-        gr.update(value=balance, visible=not balance.empty),
+        gr.update(value=balance, visible=not balance.empty, title=BALANCE_TITLES.get(task, "Rows per class")),
         gr.update(value=charts.samples_frame(report), visible=True),
         report,
     )
 
 
 def summary_html(report: dict) -> str:
-    classes = f" · {len(report['labels'])} classes" if report.get("labels") else ""
+    kinds = "labels" if report["task"] == "multi_label_classification" else "classes"
+    classes = f" · {len(report['labels'])} {kinds}" if report.get("labels") else ""
     if report.get("label_stats"):
         stats = report["label_stats"]
         classes = f" · labels from {stats['min']:g} to {stats['max']:g} (mean {stats['mean']:.2f})"

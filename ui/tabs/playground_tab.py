@@ -1,4 +1,8 @@
-"""Playground tab: type a text, see what one or two finished models think, why, and how fast; score a whole CSV."""
+"""Playground tab: type a text, see what one or two finished models think, why, and how fast; score a whole CSV.
+
+The boxes follow the first model's task: a question and a context for extractive QA (the answer is marked in the
+context), a threshold for multi-label models (moving it re-reads the scores, it does not run the model again).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,6 +17,11 @@ from backend.access import Viewer
 from ui.session import viewer_of
 
 NONE = "(none)"
+# Task kind -> (first box, second box); the second box shows for QA and for models that read two texts.
+INPUT_LABELS = {"extractive_qa": ("Question", "Context: the text the answer is taken from")}
+DEFAULT_LABELS = ("Text", "Second text (text-pair models)")
+WHY_LABELS = {"extractive_qa": "The answer, marked in the context"}
+DEFAULT_WHY = "Why: words that pushed towards (red) or away from (blue) the answer"
 
 
 def finished_choices(services: Services, viewer: Viewer) -> list[tuple[str, str]]:
@@ -35,14 +44,18 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
         refresh = gr.Button("Refresh list", size="sm", scale=1)
     with gr.Row():
         text = gr.Textbox(label="Text", lines=3, placeholder="Type a sentence, then press Predict.", scale=3)
-        text_pair = gr.Textbox(label="Second text (text-pair models)", lines=3, visible=False, scale=3)
+        text_pair = gr.Textbox(label=DEFAULT_LABELS[1], lines=3, visible=False, scale=3, elem_id="play-text-pair")
+    threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Threshold", visible=False, elem_id="play-threshold",
+                          info="A label is given when its probability reaches this. Lower finds more labels, "
+                               "higher only the sure ones.")
     predict = gr.Button("Predict", variant="primary")
-    verdict = gr.HTML()
+    verdict = gr.HTML(elem_id="play-verdict")
+    answers_state = gr.State([])  # the last predictions, re-read when the threshold moves
     with gr.Row():
         with gr.Column():
             label_a = gr.Label(label="First model", num_top_classes=10)
-            why_a = gr.HighlightedText(label="Why: words that pushed towards (red) or away from (blue) the answer",
-                                       show_legend=False, combine_adjacent=False)
+            why_a = gr.HighlightedText(label=DEFAULT_WHY, show_legend=False, combine_adjacent=False,
+                                       elem_id="play-why-a")
         with gr.Column(visible=False) as column_b:
             label_b = gr.Label(label="Second model", num_top_classes=10)
             why_b = gr.HighlightedText(label="Why (second model)", show_legend=False, combine_adjacent=False)
@@ -60,30 +73,40 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
         return gr.update(choices=choices, value=first), gr.update(choices=[(NONE, NONE)] + choices, value=NONE)
 
     def on_runs(job_a, job_b, http: gr.Request):
-        """Show the pair box for text-pair models and the second column when a second model is picked."""
-        pair = False
+        """Boxes for the first model's task, the threshold for multi-label models, the second column when picked."""
+        task, pair = None, False
         if job_a:
             try:
-                pair = bool(inference.load_run(services.run_dir(job_a, viewer_of(http, services))).uses_pairs)
+                loaded = inference.load_run(services.run_dir(job_a, viewer_of(http, services)))
+                task, pair = loaded.task, bool(loaded.uses_pairs)
             except StudioError:
-                pair = False
-        return gr.update(visible=pair), gr.update(visible=bool(job_b and job_b != NONE))
+                pass
+        first, second = INPUT_LABELS.get(task, DEFAULT_LABELS)
+        why = WHY_LABELS.get(task, DEFAULT_WHY)
+        return (gr.update(label=first), gr.update(label=second, visible=pair or task in INPUT_LABELS),
+                gr.update(visible=task == "multi_label_classification"), gr.update(label=why),
+                gr.update(label=why + " (second model)"), gr.update(visible=bool(job_b and job_b != NONE)))
 
-    def on_predict(job_a, job_b, first, second, http: gr.Request):
+    def on_predict(job_a, job_b, first, second, cut, http: gr.Request):
         viewer = viewer_of(http, services)
+        empty = (None, None, None, None, [])
         if not job_a:
-            return charts.message_html("warn", ["Pick a finished model first (train one on the Train tab)."]), \
-                None, None, None, None
+            return (charts.message_html("warn", ["Pick a finished model first (train one on the Train tab)."]),) + empty
         if not (first or "").strip():
-            return charts.message_html("warn", ["Type a text to predict."]), None, None, None, None
+            return (charts.message_html("warn", ["Type a text to predict."]),) + empty
         try:
             answers = [answer(services, job, viewer, first, second) for job in (job_a, job_b) if job and job != NONE]
         except StudioError as exc:
-            return charts.message_html("error", [str(exc)]), None, None, None, None
-        shown = [(charts.label_value(a["prediction"]), charts.attribution_pairs(a["explanation"])) for a in answers]
-        if len(shown) == 1:
-            shown.append((None, None))
-        return charts.verdict_html(answers), shown[0][0], shown[0][1], shown[1][0], shown[1][1]
+            return (charts.message_html("error", [str(exc)]),) + empty
+        return shown(answers, cut) + (answers,)
+
+    def on_threshold(answers, cut):
+        return shown(answers, cut) if answers else (gr.update(),) * 5
+
+    def shown(answers: list[dict], cut: float):
+        threshold = cut if any("labels" in a["prediction"] for a in answers) else None
+        views = [(charts.label_value(a["prediction"]), why_view(a)) for a in answers] + [(None, None)]
+        return charts.verdict_html(answers, threshold), views[0][0], views[0][1], views[1][0], views[1][1]
 
     def on_score(job_a, path, http: gr.Request):
         if not job_a or not path:
@@ -102,17 +125,30 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
     refresh.click(on_refresh, None, [run_a, run_b], api_visibility="private")
     app.load(on_refresh, None, [run_a, run_b], api_visibility="private")
     for control in (run_a, run_b):
-        control.change(on_runs, [run_a, run_b], [text_pair, column_b], api_visibility="private")
+        control.change(on_runs, [run_a, run_b], [text, text_pair, threshold, why_a, why_b, column_b],
+                       api_visibility="private")
     for trigger in (predict.click, text.submit):
-        trigger(on_predict, [run_a, run_b, text, text_pair], outputs, api_visibility="private")
+        trigger(on_predict, [run_a, run_b, text, text_pair, threshold], outputs + [answers_state],
+                api_visibility="private")
+    threshold.change(on_threshold, [answers_state, threshold], outputs, api_visibility="private")
     score.click(on_score, [run_a, batch_file], [scored, batch_note], api_visibility="private")
 
 
 def answer(services: Services, job_id: str, viewer: Viewer, text: str, pair: str | None) -> dict:
-    """One model's prediction with its latency and the attribution of its answer."""
+    """One model's prediction with its latency, and what explains it: the attribution of its answer to the words,
+    or for extractive QA the context it took the answer from."""
     record = services.job(job_id, viewer)
     run_dir = Path(record.run_dir)
     pair = pair if (pair or "").strip() else None
     prediction = inference.predict_one(run_dir, text, pair)
+    if "answer" in prediction:
+        return {"job_id": job_id, "name": record.spec.name or job_id, "prediction": prediction, "context": pair}
     return {"job_id": job_id, "name": record.spec.name or job_id,
             "prediction": prediction, "explanation": inference.explain(run_dir, text, pair)}
+
+
+def why_view(answer: dict):
+    """The second box under a model: the answer marked in its context (QA), or the words behind the prediction."""
+    if "context" in answer:
+        return charts.answer_spans(answer["context"] or "", answer["prediction"])
+    return charts.attribution_pairs(answer["explanation"])

@@ -212,12 +212,18 @@ def default_name(job: JobSpec) -> str:
 def data_html(spec: dict | None, stats: dict | None) -> str:
     if not spec:
         return charts.message_html("warn", ["Check your data on the Data tab first: upload a CSV or pick a sample."])
-    esc = lambda value: html.escape(str(value))  # noqa: E731 - names come from the person's file
+    code = lambda value: f"<code>{html.escape(str(value))}</code>"  # noqa: E731 - names come from the person's file
     files = Path(spec["train_csv"]).name + (f" + {Path(spec['eval_csv']).name}" if spec.get("eval_csv") else "")
     rows = f" · {stats['rows']:,} rows" if stats else ""
-    pair = f" + <code>{esc(spec['text_pair_column'])}</code>" if spec.get("text_pair_column") else ""
-    return (f"<p class='studio-note'>Data: <b>{esc(files)}</b>{rows} · text <code>{esc(spec['text_column'])}</code>"
-            f"{pair} · label <code>{esc(spec['label_column'])}</code> · {esc(spec['task'])}</p>")
+    if spec.get("task") == "extractive_qa":
+        roles = (f"question {code(spec['text_column'])} · context {code(spec['text_pair_column'])} · answer "
+                 f"{code(spec['label_column'])} at {code(spec.get('answer_start_column'))}")
+    else:
+        pair = f" + {code(spec['text_pair_column'])}" if spec.get("text_pair_column") else ""
+        labels = ", ".join(map(str, spec.get("label_columns") or [])) or spec["label_column"]
+        roles = f"text {code(spec['text_column'])}{pair} · label {code(labels)}"
+    return (f"<p class='studio-note'>Data: <b>{html.escape(files)}</b>{rows} · {roles} · "
+            f"{html.escape(str(spec['task']))}</p>")
 
 
 def fair_use_text(limits) -> str:
