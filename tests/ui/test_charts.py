@@ -13,7 +13,7 @@ TAGS = {"labels": ["billing"], "scores": {"billing": 0.91, "urgent": 0.42, "refu
 
 def test_qa_answer_is_marked_in_its_context():
     context = "She lives in Paris now."
-    assert charts.answer_spans(context, QA) == [("She lives ", None), ("Paris", 1.0), (" now.", None)]
+    assert charts.answer_spans(context, QA) == [("She lives in ", None), ("Paris", 1.0), (" now.", None)]
     assert charts.answer_spans(context, ABSTAINS) == [(context, None)]
 
 
