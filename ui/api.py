@@ -40,32 +40,43 @@ def _path(file: FileData | dict | None) -> str | None:
 def register(services: Services) -> None:
     """Declare the endpoints inside the current gr.Blocks."""
 
-    def data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task) -> DataSpec:
+    def data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task,
+                  more: dict) -> DataSpec:
+        """`more`: answer_start_column, label_separator and label_columns (comma-separated), "" when not given."""
         owner = viewer_of(request, services).name
         if _path(train_csv) is None:
             raise StudioError("Send a training CSV as train_csv.")
         evaluation = _path(eval_csv)
+        several = [name.strip() for name in (more.get("label_columns") or "").split(",") if name.strip()]
         return DataSpec(
             train_csv=str(services.keep_upload(_path(train_csv), owner)),
             eval_csv=str(services.keep_upload(evaluation, owner)) if evaluation else None,
             text_column=text_column or None, text_pair_column=text_pair_column or None,
             label_column=label_column or None, task=task or None,
+            answer_start_column=more.get("answer_start_column") or None,
+            label_separator=more.get("label_separator") or None, label_columns=several or None,
         )
 
     @user_errors
     def validate_csv(train_csv: FileData, eval_csv: FileData | None = None, text_column: str = "",
                      text_pair_column: str = "", label_column: str = "", task: str = "",
+                     answer_start_column: str = "", label_separator: str = "", label_columns: str = "",
                      request: gr.Request = None) -> dict:
-        """Check a CSV: rows, columns, chosen columns, detected task, label counts and warnings (like `python -m backend validate`)."""
-        spec = data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task)
+        """Check a CSV: rows, columns, chosen columns, detected task, label counts and warnings (like `python -m backend validate`). Extractive QA: text_column is the question, text_pair_column the context, label_column the answer text, answer_start_column its character offset. Multi-label: label_separator, or label_columns as "a,b,c" (0/1 columns)."""
+        spec = data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task,
+                         {"answer_start_column": answer_start_column, "label_separator": label_separator,
+                          "label_columns": label_columns})
         return data.validate(spec).to_dict()
 
     @user_errors
     def preview_tokens(train_csv: FileData, model: str = "", max_length: int = 128, text_column: str = "",
-                       text_pair_column: str = "", label_column: str = "", rows: int = 5,
+                       text_pair_column: str = "", label_column: str = "", rows: int = 5, task: str = "",
+                       answer_start_column: str = "", label_separator: str = "", label_columns: str = "",
                        request: gr.Request = None) -> dict:
-        """Token length statistics and tokenized sample rows for a model, with the BERT-Base side beside it (like `python -m backend preview`)."""
-        spec = data_spec(request, train_csv, None, text_column, text_pair_column, label_column, "")
+        """Token length statistics and tokenized sample rows for a model, with the BERT-Base side beside it (like `python -m backend preview`); for extractive QA also the windows of long contexts and where the answers fall."""
+        spec = data_spec(request, train_csv, None, text_column, text_pair_column, label_column, task,
+                         {"answer_start_column": answer_start_column, "label_separator": label_separator,
+                          "label_columns": label_columns})
         model_key = services.check_model(model) if model else None
         return tokenization.preview_data(spec, model_key, int(max_length), int(rows))
 
@@ -74,15 +85,18 @@ def register(services: Services) -> None:
                   text_pair_column: str = "", label_column: str = "", task: str = "", preset: str = "standard",
                   epochs: float | None = None, max_steps: int | None = None, batch_size: int | None = None,
                   learning_rate: float | None = None, max_length: int | None = None, seed: int | None = None,
-                  name: str = "", request_id: str = "", request: gr.Request = None) -> dict:
+                  name: str = "", request_id: str = "", answer_start_column: str = "", label_separator: str = "",
+                  label_columns: str = "", doc_stride: int | None = None, request: gr.Request = None) -> dict:
         """Queue a fine-tuning job (like `python -m backend train`); unset hyperparameters come from the preset (quick, standard, thorough) and the model's defaults. Returns the job's status; the same request_id twice gives one job."""
-        spec = data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task)
+        spec = data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task,
+                         {"answer_start_column": answer_start_column, "label_separator": label_separator,
+                          "label_columns": label_columns})
         model_key = services.check_model(model) if model else catalog.default_model("minilm")[0].key
         # The data's suggested max length, as the Train tab uses it: an API job is the same job.
         suggested = tokenization.preview_data(spec, model_key, 512, 0, with_bert=False)["suggested_max_length"]
         job = presets.apply_preset(
             preset, spec, model_key, catalog.resolve(model_key).defaults, suggested, epochs=epochs, max_steps=max_steps,
-            batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed,
+            batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed, doc_stride=doc_stride,
         )
         job.name = name.strip()[:80]
         return job_status(services.submit(job, viewer_of(request, services), request_id=request_id or None))
@@ -111,11 +125,12 @@ def register(services: Services) -> None:
         return services.run_dir(job_id, viewer_of(request, services))
 
     @user_errors
-    def predict(job_id: str, text: str, text_pair: str = "", explain: bool = False,
+    def predict(job_id: str, text: str, text_pair: str = "", explain: bool = False, threshold: float | None = None,
                 request: gr.Request = None) -> dict:
-        """Predict with a finished job's model (like `python -m backend predict`): {"label", "scores"} or {"value"}, with latency_ms; explain adds word attributions."""
+        """Predict with a finished job's model (like `python -m backend predict`): {"label", "scores"}, {"value"}, multi-label {"labels", "scores", "threshold"} (threshold default 0.5), or for extractive QA (text the question, text_pair the context) {"answer", "start", "end", "score", "no_answer", "no_answer_score"}; with latency_ms. explain adds word attributions."""
         folder = run_dir(job_id, request)
-        result = inference.predict_one(folder, text, text_pair or None)
+        options = {"threshold": threshold} if threshold is not None else {}
+        result = inference.predict_one(folder, text, text_pair or None, **options)
         if explain:
             result["explanation"] = inference.explain(folder, text, text_pair or None)
         return result
