@@ -23,6 +23,9 @@ CSS = """
 .tok.special { background: #f1e4fb; border-color: #d7b8f0; color: #4c1d6b; }
 .tok.unk { background: #fde2e1; border-color: #f5a3a0; color: #7a1512; font-weight: 600; }
 .tok.cut { opacity: 0.45; text-decoration: line-through; }
+.tok.question { background: #e0ecff; border-color: #a9c6f5; color: #123d7a; }
+.tok.answer { background: #d9f5dd; border-color: #7fcf8c; color: #0f5132; font-weight: 600; }
+.tok.overlap { border-style: dashed; border-color: #9ca3af; }
 .tok .meta { display: block; font-size: 10px; line-height: 1.1; color: #5b6478; text-align: center; }
 .studio-note { font-size: 14px; }
 .studio-error { border-left: 4px solid #d9362b; padding: 6px 12px; background: #fdecea; color: #5f1410; border-radius: 4px; }

@@ -8,6 +8,17 @@ import pandas as pd
 
 from backend import runs
 
+QA_STAT_ROWS = (  # extractive QA: lengths of whole (question, context) pairs, then how they split into windows
+    ("mean", "Mean length, question + context (tokens)", "{:.1f}"),
+    ("p95", "95th percentile (p95)", "{:.0f}"),
+    ("max", "Longest question + context", "{:.0f}"),
+    ("windows.mean", "Windows per question (mean)", "{:.2f}"),
+    ("windows.max", "Windows per question (most)", "{:.0f}"),
+    ("truncated_share", "Questions needing several windows", "{:.1%}"),
+    ("answers_in_window_share", "Answers whole inside a window", "{:.1%}"),
+    ("doc_stride", "Tokens shared by neighbouring windows", "{:.0f}"),
+    ("suggested_max_length", "Suggested max length", "{:.0f}"),
+)
 STAT_ROWS = (  # (key in a preview dict, what a person reads, how to show it)
     ("mean", "Mean length (tokens)", "{:.1f}"),
     ("p50", "Median length (p50)", "{:.0f}"),
@@ -38,10 +49,18 @@ def samples_frame(report: dict) -> pd.DataFrame:
 
 def stats_frame(previews: dict[str, dict]) -> pd.DataFrame:
     """One row per statistic, one column per tokenizer."""
-    table = {"": [label for _, label, _ in STAT_ROWS]}
+    rows = QA_STAT_ROWS if any(p.get("task") == "extractive_qa" for p in previews.values()) else STAT_ROWS
+    table = {"": [label for _, label, _ in rows]}
     for name, preview in previews.items():
-        table[name] = [fmt.format(preview[key]) for key, _, fmt in STAT_ROWS]
+        table[name] = [_stat(preview, key, fmt) for key, _, fmt in rows]
     return pd.DataFrame(table)
+
+
+def _stat(preview: dict, path: str, fmt: str) -> str:
+    value = preview
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return fmt.format(value) if isinstance(value, (int, float)) else "–"
 
 
 def histogram_frame(previews: dict[str, dict]) -> pd.DataFrame:
@@ -70,6 +89,51 @@ def tokens_html(samples: list[dict], show_ids: bool) -> str:
         label = f"row {sample['row'] + 1} · {len(sample['tokens'])} tokens{cut}"
         blocks.append(f"<div class='token-row'><span class='row-label'>{label}</span><br>{''.join(chips)}</div>")
     legend = ("<div class='row-label'>Legend: <span class='tok'>word piece</span>"
+              "<span class='tok special'>special token</span><span class='tok unk'>[UNK] unknown</span></div>")
+    return legend + "".join(blocks)
+
+
+def _chips(tokens: list[dict], mask: list[int], segments: list | None, show_ids: bool, overlap: int = 0) -> str:
+    """Token chips; the first `overlap` context tokens (repeated from the previous window) get a dashed border."""
+    chips, seen_context = [], 0
+    for token, flag, segment in zip(tokens, mask, segments or [None] * len(tokens)):
+        meta = ""
+        if show_ids:
+            parts = [f"id {token['id']}", f"mask {flag}"] + ([f"seg {segment}"] if segment is not None else [])
+            meta = f"<span class='meta'>{' · '.join(parts)}</span>"
+        kind = token["kind"]
+        if kind in ("context", "answer"):
+            seen_context += 1
+            kind += " overlap" if seen_context <= overlap else ""
+        chips.append(f"<span class='tok {kind}' title='id {token['id']}'>{html.escape(token['token'])}{meta}</span>")
+    return "".join(chips)
+
+
+def qa_windows_html(samples: list[dict], show_ids: bool) -> str:
+    """Questions as the QA model reads them: each window of the context with the question repeated, the answer's
+    tokens marked, and the tokens a window shares with the one before it (the stride) dashed."""
+    blocks = []
+    for sample in samples:
+        answer = (f"answer <b>{html.escape(sample['answer_text'])}</b> at character {sample['answer_start']}"
+                  if sample["answer_text"] else "<b>no answer</b> in the context")
+        windows = sample["windows"]
+        head = (f"row {sample['row'] + 1} · {html.escape(sample['question'])} · {answer} · {sample['length']} tokens "
+                f"in {len(windows)} window{'s' if len(windows) != 1 else ''}")
+        parts = []
+        for window in windows:
+            where = (f"answer tokens {window['answer_tokens'][0]}–{window['answer_tokens'][1]}"
+                     if window.get("answer_tokens") else "answer: [CLS] (not in this window)")
+            shared = f" · {window['overlap_tokens']} tokens shared with window {window['window']}" \
+                if window["overlap_tokens"] else ""
+            chars = window["context_chars"]
+            parts.append(f"<div class='row-label'>window {window['window'] + 1}: context characters {chars[0]}–"
+                         f"{chars[1]}{shared} · {where}</div>"
+                         + _chips(window["tokens"], window["attention_mask"], window.get("token_type_ids"), show_ids,
+                                  window["overlap_tokens"]))
+        blocks.append(f"<div class='token-row'><span class='row-label'>{head}</span>{''.join(parts)}</div>")
+    legend = ("<div class='row-label'>Legend: <span class='tok question'>question</span>"
+              "<span class='tok'>context</span><span class='tok answer'>answer</span>"
+              "<span class='tok overlap'>shared with the previous window</span>"
               "<span class='tok special'>special token</span><span class='tok unk'>[UNK] unknown</span></div>")
     return legend + "".join(blocks)
 

@@ -18,8 +18,10 @@ SAMPLE_TITLES = {  # file in sample_data/ -> button text; files not listed get t
     "sentiment_reviews.csv": "Sentiment reviews",
     "paraphrase_pairs.csv": "Paraphrase pairs",
     "similarity_scores.csv": "Similarity scores",
+    "qa_questions.csv": "Questions & answers",
 }
 HIDDEN = gr.update(value=None, visible=False)
+SAMPLE_VIEWS = {"extractive_qa": charts.qa_windows_html}  # task -> how sample rows are drawn; else charts.tokens_html
 TASK_CHOICES = [("Detect from the columns", AUTO)] + [(name, key) for key, name in TASK_KINDS.items()]
 SEPARATOR_CHOICES = [("Detect", AUTO), ("| (bar)", "|"), (", (comma)", ","), ("; (semicolon)", ";")]
 # Task kind -> what the three column pickers mean for it; tasks not listed read a text, a second text and a label.
@@ -213,7 +215,8 @@ def preview(spec: dict | None, model: str | None, max_length: int, show_ids: boo
         preview_note(result),
         gr.update(value=charts.stats_frame(previews), visible=True),
         gr.update(value=charts.histogram_frame(previews), visible=True),
-        charts.message_html("warn", result["warnings"]) + charts.tokens_html(result["samples"], show_ids),
+        charts.message_html("warn", result["warnings"]) + SAMPLE_VIEWS.get(result.get("task"), charts.tokens_html)(
+            result["samples"], show_ids),
         {"rows": result["rows"], "mean_tokens": result["mean"], "suggested_max_length": result["suggested_max_length"]},
     )
 
