@@ -12,20 +12,43 @@ from pathlib import Path
 from backend.schemas import DataSpec, JobSpec, StudioError, TASK_KINDS
 
 EXIT_USAGE = 2
+DOC_STRIDE_HELP = "extractive QA: tokens shared by neighbouring windows of a long context (default: max length / 4)"
 
 
 def add_column_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-csv", help="validation CSV; without it a stratified split of the training CSV is held out")
-    parser.add_argument("--text-column", help="column with the text (guessed from the headers when left out)")
-    parser.add_argument("--text-pair-column", help="column with the second text, for text-pair tasks")
-    parser.add_argument("--label-column", help="column with the label (guessed when left out)")
-    parser.add_argument("--task", choices=sorted(TASK_KINDS), help="task kind (detected from the label column when left out)")
+    # Extractive QA reads the same roles as the model does: the question is the text, the context the second
+    # text, the answer the label; its names are aliases of the same options.
+    parser.add_argument("--text-column", "--question-column", dest="text_column", metavar="COLUMN",
+                        help="column with the text, or the question for extractive QA (guessed from the headers "
+                             "when left out)")
+    parser.add_argument("--text-pair-column", "--context-column", dest="text_pair_column", metavar="COLUMN",
+                        help="column with the second text for text-pair tasks, or the context for extractive QA")
+    parser.add_argument("--label-column", "--answer-column", dest="label_column", metavar="COLUMN",
+                        help="column with the label, or the answer text for extractive QA (guessed when left out)")
+    parser.add_argument("--answer-start-column", metavar="COLUMN",
+                        help="extractive QA: column with the answer's character offset in the context (empty "
+                             "answer and start: unanswerable; guessed from the headers when left out)")
+    parser.add_argument("--label-separator", metavar="SEP",
+                        help="multi-label: what joins the labels of one cell, e.g. '|' for billing|urgent (detected "
+                             "among | ; , when left out)")
+    parser.add_argument("--label-columns", metavar="A,B,C", type=column_names,
+                        help="multi-label: the 0/1 columns, one per label, comma-separated (detected when a table has "
+                             "two or more 0/1 columns and no column named like a label)")
+    parser.add_argument("--task", choices=sorted(TASK_KINDS), help="task kind (detected from the columns when left out)")
+
+
+def column_names(value: str) -> list[str]:
+    """'toxic, obscene,insult' -> ['toxic', 'obscene', 'insult']."""
+    return [name.strip() for name in value.split(",") if name.strip()]
 
 
 def data_spec_from(args: argparse.Namespace, csv: str) -> DataSpec:
     return DataSpec(
         train_csv=csv, eval_csv=args.eval_csv, text_column=args.text_column,
         text_pair_column=args.text_pair_column, label_column=args.label_column, task=args.task,
+        answer_start_column=args.answer_start_column, label_separator=args.label_separator,
+        label_columns=args.label_columns or None,
     )
 
 
@@ -61,7 +84,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from backend import tokenization
 
-    print_json(tokenization.preview_data(data_spec_from(args, args.csv), args.model, args.max_length, args.rows))
+    print_json(tokenization.preview_data(data_spec_from(args, args.csv), args.model, args.max_length, args.rows,
+                                         doc_stride=args.doc_stride))
     return 0
 
 
@@ -72,8 +96,8 @@ def job_spec_from(args: argparse.Namespace) -> JobSpec:
         if not args.train_csv or not args.model:
             raise StudioError("train needs --train-csv and --model (or --config spec.json).")
         spec = JobSpec(data=data_spec_from(args, args.train_csv), model=args.model)
-    for name in ("epochs", "max_steps", "batch_size", "learning_rate", "max_length", "seed", "eval_every_steps",
-                 "early_stopping_patience", "precision"):
+    for name in ("epochs", "max_steps", "batch_size", "learning_rate", "max_length", "doc_stride", "seed",
+                 "eval_every_steps", "early_stopping_patience", "precision"):
         value = getattr(args, name)
         if value is not None:
             setattr(spec, name, value)
@@ -113,9 +137,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise StudioError("predict --csv needs --output OUT.csv, and takes columns instead of --text-pair "
                               "(--text-column, --text-pair-column); --explain works with --text only.")
         print_json(batch_scoring.score_csv(args.run_dir, args.csv, args.output, args.text_column,
-                                           args.text_pair_column))
+                                           args.text_pair_column, threshold=args.threshold))
         return 0
-    result = inference.predict_one(args.run_dir, args.text, args.text_pair)
+    result = inference.predict_one(args.run_dir, args.text, args.text_pair, threshold=args.threshold)
     if args.explain:
         result["explanation"] = inference.explain(args.run_dir, args.text, args.text_pair)
     print_json(result)
@@ -141,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--model", required=True, help="catalog key (see `models`) or a local model folder")
     preview.add_argument("--max-length", type=int, default=128)
     preview.add_argument("--rows", type=int, default=5, help="how many sample rows to show as tokens")
+    preview.add_argument("--doc-stride", type=int, help=DOC_STRIDE_HELP)
     add_column_options(preview)
     preview.set_defaults(run=cmd_preview)
 
@@ -154,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int)
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--max-length", type=int)
+    train.add_argument("--doc-stride", type=int, help=DOC_STRIDE_HELP)
     train.add_argument("--seed", type=int)
     train.add_argument("--eval-every-steps", type=int)
     train.add_argument("--early-stopping-patience", type=int)
@@ -165,13 +191,20 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="predictions of a finished run for one text or a whole CSV")
     predict.add_argument("--run-dir", required=True, help="a finished run folder (spec.json, results.json, model/)")
     given = predict.add_mutually_exclusive_group(required=True)
-    given.add_argument("--text", help="one text: prints its label and scores (or value) with latency_ms")
+    given.add_argument("--text", "--question", dest="text",
+                       help="one text (or the question, for extractive QA): prints its label and scores (value; "
+                            "answer with its start, end and score) with latency_ms")
     given.add_argument("--csv", help="a CSV to score: writes --output and prints a summary")
-    predict.add_argument("--text-pair", help="the second text, for models of text pairs")
+    predict.add_argument("--text-pair", "--context", dest="text_pair",
+                         help="the second text, for models of text pairs; the context, for extractive QA")
     predict.add_argument("--output", help="where --csv writes its rows with the predictions appended")
-    predict.add_argument("--text-column", help="--csv: the text column (default: the one the run trained on)")
-    predict.add_argument("--text-pair-column", help="--csv: the second text column (default: the run's)")
+    predict.add_argument("--text-column", "--question-column", dest="text_column",
+                         help="--csv: the text (QA: question) column (default: the one the run trained on)")
+    predict.add_argument("--text-pair-column", "--context-column", dest="text_pair_column",
+                         help="--csv: the second text (QA: context) column (default: the run's)")
     predict.add_argument("--explain", action="store_true", help="--text: add word attributions (Integrated Gradients)")
+    predict.add_argument("--threshold", type=float,
+                         help="multi-label: give a label when its probability is at least this (default 0.5)")
     predict.set_defaults(run=cmd_predict)
 
     compare = commands.add_parser("compare", help="two finished runs side by side: quality, size, speed")

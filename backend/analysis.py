@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backend import inference, runs
+from backend import inference, multilabel_analysis, qa_analysis, runs
 from backend.data import load_splits
 from backend.model_files import safetensors_files
 from backend.schemas import StudioError
@@ -25,6 +25,10 @@ MAX_EXAMPLES = 50
 MAX_POINTS = 2_000  # predicted-vs-gold points for a scatter plot; more only slows the browser down
 HISTOGRAM_BINS = 10
 DIGITS = 4
+# Task kinds with validation rows and a report of their own: (loaded run, eval frame) -> rows; (rows, max) -> report.
+TASK_ROWS = {"extractive_qa": qa_analysis.eval_rows, "multi_label_classification": multilabel_analysis.eval_rows}
+TASK_REPORTS = {"extractive_qa": qa_analysis.error_report,
+                "multi_label_classification": multilabel_analysis.error_report}
 
 
 # ---------------------------------------------------------------- the validation rows, predicted
@@ -32,7 +36,8 @@ DIGITS = 4
 
 def eval_predictions(run_dir) -> pd.DataFrame:
     """One row per validation row: text, text_pair (pair runs), gold, predicted, and confidence, correct and scores
-    ({label: probability}) for classification or error (predicted - gold) for regression.
+    ({label: probability}) for classification or error (predicted - gold) for regression; extractive QA rows are
+    qa_analysis.eval_rows' (text: the question, text_pair: the context), multi-label rows multilabel_analysis's.
 
     Cached as eval_predictions.jsonl in the run folder, recomputed when the model, spec or CSVs are newer. Once
     cached it survives the CSV being deleted.
@@ -65,6 +70,8 @@ def _predict_eval_rows(loaded: inference.LoadedRun) -> list[dict]:
         raise StudioError(f"The validation rows of {loaded.run_dir.name} come from {gone}, which is no longer there; "
                           "put the file back to see them.")
     frame = load_splits(data).eval
+    if loaded.task in TASK_ROWS:
+        return TASK_ROWS[loaded.task](loaded, frame)
     if loaded.labels is not None and not set(frame["label"]) <= set(loaded.labels):
         raise StudioError(f"{Path(data.train_csv).name} has labels the model of {loaded.run_dir.name} does not know, "
                           "so it changed after training; put the original file back or train again.")
@@ -112,12 +119,16 @@ def error_analysis(run_dir, max_examples: int = MAX_EXAMPLES) -> dict:
     confidence_histogram [{low, high, correct, wrong}].
     Regression: task, labels (None), rows, mae, rmse, residuals {mean, std, min, max}, worst [{text, text_pair,
     gold, predicted, error}], residual_histogram [{low, high, count}], points [{gold, predicted}].
+    Extractive QA: task, labels (None), rows and qa_analysis.error_report's keys.
+    Multi-label: task, labels, rows and multilabel_analysis.error_report's keys.
     """
     loaded = inference.load_run(run_dir)
     frame = eval_predictions(loaded.run_dir)
     if "text_pair" not in frame:
         frame = frame.assign(text_pair=None)
     head = {"task": loaded.task, "labels": loaded.labels, "rows": len(frame)}
+    if loaded.task in TASK_REPORTS:
+        return head | TASK_REPORTS[loaded.task](frame, max_examples)
     if loaded.labels is None:
         return head | _regression_report(frame, max_examples)
     return head | _classification_report(frame, loaded.labels, max_examples)

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from backend.multilabel import multi_hot
 from backend.schemas import StudioError
 
 # Batches per sorted mega-batch: enough to group lengths (less padding), few enough that batches stay random.
@@ -58,15 +59,24 @@ class Evaluation:
 
 
 def label_values(frame: pd.DataFrame, labels: list[str] | None) -> np.ndarray:
-    """Class ids by position in the sorted label names, or floats for regression (labels None)."""
+    """Class ids by position in the sorted label names, floats for regression (labels None), or for multi-label
+    (labels as tuples of names) one float32 row of 0/1 per text, a column per label."""
     if labels is None:
         return frame["label"].astype(np.float32).to_numpy()
     index = {name: i for i, name in enumerate(labels)}
-    unknown = sorted(set(frame["label"]) - set(index))
+    sets = is_label_sets(frame["label"])
+    unknown = sorted((set().union(*frame["label"]) if sets else set(frame["label"])) - set(index))
     if unknown:
         raise StudioError(f"Label(s) {', '.join(map(str, unknown[:5]))} appear only in the evaluation rows; "
                           "add training rows for them or remove them from the evaluation CSV.")
+    if sets:
+        return multi_hot(frame["label"].tolist(), labels)
     return frame["label"].map(index).to_numpy(dtype=np.int64)
+
+
+def is_label_sets(values: pd.Series) -> bool:
+    """Whether labels are sets of names (multi-label rows hold tuples, see data.Splits) rather than one name each."""
+    return len(values) > 0 and isinstance(values.iloc[0], tuple)
 
 
 def encode(frame: pd.DataFrame, tokenizer, max_length: int, labels: list[str] | None) -> EncodedSet:
@@ -81,11 +91,15 @@ def encode(frame: pd.DataFrame, tokenizer, max_length: int, labels: list[str] | 
 
 
 class Collator:
-    """Pads a batch to its own longest row. Rows carry their dataset index so evaluation can undo sharding."""
+    """Pads a batch to its own longest row. Rows carry their dataset index so evaluation can undo sharding.
 
-    def __init__(self, pad_token_id: int, regression: bool):
+    `float_labels`: regression values and multi-label 0/1 rows, which the MSE and BCE losses take as floats; class
+    ids stay integers for cross-entropy.
+    """
+
+    def __init__(self, pad_token_id: int, float_labels: bool):
         self.pad_values = {"input_ids": pad_token_id}  # attention_mask and token_type_ids pad with 0
-        self.label_dtype = torch.float32 if regression else torch.long
+        self.label_dtype = torch.float32 if float_labels else torch.long
 
     def __call__(self, rows):
         indices, features, labels = zip(*rows)
@@ -159,13 +173,13 @@ class SortedBatches:
 
 
 def build_dataloaders(train: EncodedSet, evaluation: EncodedSet, batch_size: int, seed: int, pad_token_id: int,
-                      regression: bool) -> tuple[DataLoader, DataLoader]:
+                      float_labels: bool) -> tuple[DataLoader, DataLoader]:
     """The two loaders. num_workers=0: collating a batch of ids takes microseconds, a worker process costs more.
 
     The loaders get their own generator so that starting an epoch does not draw from the global torch RNG,
     which dropout uses: a resumed run must see the same dropout masks as an uninterrupted one.
     """
-    collate = Collator(pad_token_id, regression)
+    collate = Collator(pad_token_id, float_labels)
     loaders = []
     for dataset, sampler in ((train, LengthGroupedBatches(train.lengths, batch_size, seed)),
                              (evaluation, SortedBatches(evaluation.lengths, batch_size * 2))):

@@ -8,6 +8,7 @@ BERT-Base side is MPNet-base, which is BERT-Base size but not BERT.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 from pathlib import Path
 
@@ -19,13 +20,23 @@ from backend.tracking import read_metrics
 
 METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro F1", "f1": "F1", "mcc": "MCC", "pearson": "Pearson r",
                 "spearman": "Spearman rho", "mse": "MSE", "loss": "validation loss"}
+QA_METRIC_NAMES = {"exact": "exact match", "has_ans_exact": "exact match (has answer)",
+                   "has_ans_f1": "F1 (has answer)", "no_ans_exact": "exact match (no answer)",
+                   "no_ans_f1": "F1 (no answer)"}
+METRIC_NAMES |= QA_METRIC_NAMES
 POINT_METRICS = {"accuracy", "macro_f1", "f1", "mcc", "pearson", "spearman"}  # 0..1 scores: differences in points
+POINT_METRICS |= set(QA_METRIC_NAMES)
+METRIC_NAMES |= {"micro_f1": "micro F1", "subset_accuracy": "subset accuracy"}  # multi-label
+POINT_METRICS |= {"micro_f1", "subset_accuracy"}
+COUNT_METRICS = {"total", "has_ans_total", "no_ans_total"}  # question counts: the data, not a model's quality
+METRIC_NAMES |= {"total": "questions", "has_ans_total": "questions with an answer",
+                 "no_ans_total": "questions without an answer"}
 LOWER_IS_BETTER = {"loss", "mse"}
 SPEED_TEXTS = 50  # validation texts timed per run
 SPEED_SETTINGS = {"repeats": 50, "batch_rows": 256}  # single-text calls timed; rows in the batch run
 SPEED_FILE, SPEED_VERSION = "speed.json", 1
 DATA_FIELDS = ("train_csv", "eval_csv", "text_column", "text_pair_column", "label_column", "eval_fraction",
-               "split_seed")
+               "split_seed", "label_separator", "label_columns")
 BUDGET_FIELDS = ("epochs", "max_steps", "max_length", "batch_size")
 MAX_DISAGREEMENTS = 50
 SAME = 0.05  # points below which two scores read as equal
@@ -135,7 +146,7 @@ def fairness_warnings(spec_a, spec_b, a: dict, b: dict) -> list[str]:
 
 def metric_differences(a: dict, b: dict) -> dict:
     table = {}
-    for name in sorted(set(a["metrics"]) & set(b["metrics"])):
+    for name in sorted(set(a["metrics"]) & set(b["metrics"]) - COUNT_METRICS):
         x, y = a["metrics"][name], b["metrics"][name]
         if x is None or y is None:
             continue
@@ -308,11 +319,21 @@ def texts_digest(texts: list[str]) -> str:
 # ---------------------------------------------------------------- disagreements
 
 
-def disagreements(run_a: Path, run_b: Path, labels) -> dict:
-    """Validation rows where the two predict differently (regression: the rows where they differ most)."""
+# Task kinds whose disagreements read otherwise than a label or a value, by the module that lists them (imported
+# when needed, like backend.analysis: they load models).
+TASK_DISAGREEMENTS = {"extractive_qa": "backend.qa_analysis",
+                      "multi_label_classification": "backend.multilabel_analysis"}
+
+
+def disagreements(run_a: Path, run_b: Path, labels, task: str | None = None) -> dict:
+    """Validation rows where the two predict differently (regression: the rows where they differ most; extractive QA:
+    the questions they answer differently, see qa_analysis.disagreements; multi-label: the rows given different label
+    sets, see multilabel_analysis.disagreements)."""
     from backend.analysis import eval_predictions
 
     rows = aligned(eval_predictions(run_a), eval_predictions(run_b))
+    if task in TASK_DISAGREEMENTS:
+        return importlib.import_module(TASK_DISAGREEMENTS[task]).disagreements(rows, MAX_DISAGREEMENTS)
     if labels is None:
         rows = rows.assign(gap=(rows["predicted_a"] - rows["predicted_b"]).abs()).sort_values("gap", ascending=False)
         shown = rows.head(MAX_DISAGREEMENTS)
@@ -370,7 +391,7 @@ def compare_runs(run_a, run_b, remeasure: bool = False) -> dict:
         a["speed"] = b["speed"] = None
         warnings.append(f"Inference speed was not measured: {exc}")
     try:
-        disagreeing = disagreements(dir_a, dir_b, a["labels"])
+        disagreeing = disagreements(dir_a, dir_b, a["labels"], a["task"])
     except StudioError as exc:
         disagreeing = None
         warnings.append(f"The examples the two disagree on cannot be shown: {exc}")

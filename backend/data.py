@@ -93,6 +93,10 @@ class ValidationReport:
     dropped_rows: int
     duplicate_rows: int
     leaked_rows: int
+    answer_start_column: str | None = None  # extractive QA: the answer's character offset
+    label_separator: str | None = None  # multi-label: what joins the labels of a cell (None: one label a cell)
+    label_columns: list[str] | None = None  # multi-label: the 0/1 columns, one per label (label_column joins them)
+    label_cardinality: float | None = None  # multi-label: labels per training row on average
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,7 +104,8 @@ class ValidationReport:
 
 @dataclass
 class Splits:
-    """Normalised frames with columns `text`, optional `text_pair`, `label` (str class name or float)."""
+    """Normalised frames with columns `text`, optional `text_pair`, `label` (str class name or float; for
+    multi-label a sorted tuple of names, empty for a row with no label). Extractive QA: see backend.qa_data."""
 
     train: pd.DataFrame
     eval: pd.DataFrame
@@ -163,6 +168,11 @@ def load_splits(spec: DataSpec) -> Splits:
     if not spec.eval_csv and not 0 < spec.eval_fraction < 1:
         raise _fail("eval_fraction", fraction=spec.eval_fraction)
     table, name = read_table(spec.train_csv), Path(spec.train_csv).name
+    from backend import multilabel, qa_data  # here, not at the top: they build on this module's records
+    if qa_data.wanted(spec, table.frame):
+        return qa_data.load_splits(spec, table)
+    if multilabel.wanted(spec, table.frame):
+        return multilabel.load_splits(spec, table)
     columns = _choose_columns(spec, table.frame, name)
     warnings, tally = list(table.notes), {"ragged_rows": table.ragged_rows, "dropped_rows": 0}
     data = _normalized(table.frame, columns, name, warnings, tally)
@@ -212,10 +222,14 @@ def _choose_columns(spec: DataSpec, frame: pd.DataFrame, name: str) -> dict:
     return columns
 
 
-def _normalized(frame: pd.DataFrame, columns: dict, name: str, warnings: list, tally: dict) -> pd.DataFrame:
-    """Columns text, text_pair, label with cells stripped; rows without a text or a label left out and counted."""
+def _normalized(frame: pd.DataFrame, columns: dict, name: str, warnings: list, tally: dict,
+                labels: pd.Series | None = None) -> pd.DataFrame:
+    """Columns text, text_pair, label with cells stripped; rows without a text or a label left out and counted.
+    `labels`: the rows' labels when read otherwise than from one cell (multi-label: tuples of names, where an empty
+    tuple is a row with no label, which is kept)."""
     roles = {"text": columns["text_column"], "text_pair": columns["text_pair_column"], "label": columns["label_column"]}
-    data = pd.DataFrame({new: frame[old].str.strip() for new, old in roles.items() if old})
+    data = pd.DataFrame({new: frame[old].str.strip() for new, old in roles.items() if old and new != "label"})
+    data["label"] = frame[roles["label"]].str.strip() if labels is None else labels
     texts = " or ".join(f"'{roles[role]}'" for role in ("text", "text_pair") if roles[role])
     empty_text = (data.drop(columns="label") == "").any(axis=1)
     empty_label = data["label"] == ""
@@ -306,10 +320,15 @@ def _repeats(data: pd.DataFrame, train: pd.DataFrame, evaluation: pd.DataFrame, 
         clashing = int((data.groupby(keys(data))["label"].nunique() > 1).sum())
         clash = f" ({clashing:,} of those texts with different labels)" if clashing else ""
         warnings.append(_say("duplicates", name=name, rows=_rows(repeated), clash=clash))
-    leaked = int(keys(evaluation).isin(keys(train)).sum())
+    return repeated, count_leaked(keys(train), keys(evaluation), warnings, MESSAGES)
+
+
+def count_leaked(train_keys: pd.Series, eval_keys: pd.Series, warnings: list, messages: Messages) -> int:
+    """Evaluation rows whose key (text, or text and second text) is also a training row's, with a warning."""
+    leaked = int(eval_keys.isin(train_keys).sum())
     if leaked:
-        warnings.append(_say("leaked", rows=_rows(leaked)))
-    return repeated, leaked
+        warnings.append(messages.say("leaked", rows=_rows(leaked)))
+    return leaked
 
 
 def _listed(counts: pd.Series, limit: int = 5) -> str:

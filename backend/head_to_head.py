@@ -41,14 +41,13 @@ def plan_comparison(data_spec: DataSpec, minilm: str | None = None, bert: str | 
     chosen = {role: _chosen_model(role, key) for role, key in (("minilm", minilm), ("bert", bert))}
     if chosen["minilm"][0].key == chosen["bert"][0].key:
         raise StudioError("Both sides resolve to the same model; pick a different model for one side.")
-    (small, _), (large, _) = chosen["minilm"], chosen["bert"]
-    batch_size = min(small.defaults["batch_size"], large.defaults["batch_size"])
     specs = {}
     for role, (resolution, _) in chosen.items():
         spec = apply_preset(preset, replace(data_spec), resolution.key, resolution.defaults, suggested_max_length)
-        spec.batch_size = batch_size
         spec.name = f"{SIDES[role]} · {resolution.display_name}"
         specs[role] = spec
+    # The smaller batch of the two (the preset's, which already holds each model's default and the task's needs).
+    specs["bert"].batch_size = specs["minilm"].batch_size = min(spec.batch_size for spec in specs.values())
     specs["bert"].max_length = specs["minilm"].max_length = min(specs["minilm"].max_length, specs["bert"].max_length)
     return {**specs, "recipe": recipe(specs, chosen, preset), "models": [
         {"role": role, "side": SIDES[role], "key": r.key, "display_name": r.display_name, "family": r.family,

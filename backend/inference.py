@@ -22,9 +22,9 @@ import torch
 # from it for the first time at once.
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from backend import runs
+from backend import qa_inference, runs
 from backend.batching import Collator
-from backend.catalog import _quiet_loading
+from backend.catalog import MODEL_CLASSES, _quiet_loading
 from backend.data import load_splits
 from backend.model_files import safetensors_files
 from backend.schemas import JobSpec, StudioError
@@ -38,6 +38,9 @@ IG_STEPS = 20  # Integrated Gradients path points: attributions add up to the ch
 # and all-MiniLM-L6 explains a 30-token sentence in about half a second on 2 CPU cores
 DIGITS = 6
 WARMUP_CALLS = 5  # the first calls pay for lazy initialisation in torch and the tokenizer
+QA = "extractive_qa"  # its runs answer from a context (backend.qa_inference): no labels, a span or no answer
+MULTI_LABEL = "multi_label_classification"  # its runs give every label its own probability; a text may get several
+DEFAULT_THRESHOLD = 0.5  # multi-label: a label is given when the model finds it more likely than not, as in training
 
 _cache: OrderedDict[str, tuple[tuple, "LoadedRun"]] = OrderedDict()
 _lock = threading.Lock()
@@ -72,8 +75,8 @@ class LoadedRun:
     def uses_pairs(self) -> bool | None:
         """Whether the model reads two texts; None when that cannot be told (a regression run whose CSV is gone).
         Cached: the hot path must not read the training CSV again."""
-        if self.task != "regression":
-            return self.task == "pair_classification"
+        if self.task not in ("regression", MULTI_LABEL):  # these read two texts when their data had two
+            return self.task in ("pair_classification", QA)  # QA reads a question and its context
         try:
             return self.columns["text_pair_column"] is not None
         except StudioError:
@@ -134,10 +137,11 @@ def _model_stamp(folder: Path) -> tuple:
 def _load(folder: Path) -> LoadedRun:
     spec, results = runs.read_spec(folder), runs.read_results(folder) or {}
     device = _best_device()
+    model_class = MODEL_CLASSES.get(results.get("task"), AutoModelForSequenceClassification)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder / runs.MODEL, local_files_only=True, trust_remote_code=False)
         with _quiet_loading():  # no progress bar in the server's log for every run a person opens
-            model = AutoModelForSequenceClassification.from_pretrained(
+            model = model_class.from_pretrained(
                 folder / runs.MODEL, use_safetensors=True, local_files_only=True, trust_remote_code=False,
                 dtype=torch.float32)
     except (OSError, ValueError) as exc:
@@ -146,7 +150,7 @@ def _load(folder: Path) -> LoadedRun:
     model.requires_grad_(False).eval().to(device)
     config = model.config
     task = results.get("task") or ("regression" if config.problem_type == "regression" else "text_classification")
-    labels = None if task == "regression" else [str(config.id2label[i]) for i in range(config.num_labels)]
+    labels = None if task in ("regression", QA) else [str(config.id2label[i]) for i in range(config.num_labels)]
     names = tuple(name for name in tokenizer.model_input_names if name in ("input_ids", "attention_mask",
                                                                             "token_type_ids"))
     return LoadedRun(folder, spec, task, labels, model, tokenizer, spec.max_length, device, names)
@@ -183,25 +187,69 @@ def _as_text(value) -> str:
     return "" if value is None else str(value)
 
 
+def _contexts(questions: list[str], contexts: list[str] | None) -> list:
+    """QA contexts, one per question; missing ones stay None, so the answer says the context is needed."""
+    return [None] * len(questions) if contexts is None else contexts
+
+
+# How a head's logits read, by task kind: the value itself (regression), every label's own probability (multi-label:
+# labels do not exclude each other, so one sigmoid each), else class probabilities that add up to 1 (softmax).
+OUTPUTS = {"regression": lambda logits: logits, MULTI_LABEL: torch.sigmoid}
+
+
 def _outputs(loaded: LoadedRun, logits: torch.Tensor) -> torch.Tensor:
-    """Class probabilities, or the predicted values (n, 1) for regression."""
-    return logits.float() if loaded.labels is None else torch.softmax(logits.float(), dim=-1)
+    """Class probabilities, each label's probability (multi-label), or the predicted values (n, 1) for regression."""
+    return OUTPUTS.get(loaded.task, _softmax)(logits.float())
 
 
-def _as_prediction(loaded: LoadedRun, row: list[float]) -> dict:
-    if loaded.labels is None:
-        return {"value": round(row[0], DIGITS)}
+def _softmax(logits: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(logits, dim=-1)
+
+
+def _best_class(loaded: LoadedRun, row: list[float], threshold: float) -> dict:
     best = max(range(len(row)), key=row.__getitem__)
     return {"label": loaded.labels[best], "scores": {label: round(p, DIGITS) for label, p in zip(loaded.labels, row)}}
 
 
+def _value(loaded: LoadedRun, row: list[float], threshold: float) -> dict:
+    return {"value": round(row[0], DIGITS)}
+
+
+def _label_set(loaded: LoadedRun, row: list[float], threshold: float) -> dict:
+    """The labels at or above the threshold, in the model's label order (maybe none), and every label's score."""
+    return {"labels": [label for label, p in zip(loaded.labels, row) if p >= threshold],
+            "scores": {label: round(p, DIGITS) for label, p in zip(loaded.labels, row)}, "threshold": threshold}
+
+
+# One row of outputs as a prediction, by task kind (the threshold is read by label sets only).
+PREDICTIONS = {"regression": _value, MULTI_LABEL: _label_set}
+
+
+def _as_prediction(loaded: LoadedRun, row: list[float], threshold: float = DEFAULT_THRESHOLD) -> dict:
+    return PREDICTIONS.get(loaded.task, _best_class)(loaded, row, threshold)
+
+
+def checked_threshold(threshold: float | None) -> float:
+    """The multi-label threshold to use: DEFAULT_THRESHOLD when None, else a number from 0 to 1."""
+    if threshold is None:
+        return DEFAULT_THRESHOLD
+    if not 0 <= threshold <= 1:  # NaN fails this too
+        raise StudioError(f"The threshold must be between 0 and 1 (got {threshold}); {DEFAULT_THRESHOLD} gives the "
+                          "labels the model finds more likely than not.")
+    return float(threshold)
+
+
 def predict_scores(run_dir, texts: list[str], pairs: list[str] | None = None,
                    batch_size: int = BATCH_SIZE) -> np.ndarray:
-    """Probabilities (rows, labels), or values (rows,) for regression, in the order of `texts`.
+    """Probabilities (rows, labels), or values (rows,) for regression, in the order of `texts`. Multi-label: each
+    label's own probability (a sigmoid each), so a row's need not add up to 1.
 
     Tokenized in one call, sorted by length and padded per batch to its own longest row, as the trainer evaluates.
+    Extractive QA (texts: questions, pairs: contexts): the probability of each answer (rows,), see qa_inference.
     """
     loaded = load_run(run_dir)
+    if loaded.task == QA:
+        return qa_inference.answer_scores(loaded, texts, _contexts(texts, pairs), batch_size)
     texts, pairs = [_as_text(text) for text in texts], _check_pairs(loaded, len(texts), pairs)
     width = len(loaded.labels) if loaded.labels else 1
     outputs = np.zeros((len(texts), width), dtype=np.float32)
@@ -209,7 +257,7 @@ def predict_scores(run_dir, texts: list[str], pairs: list[str] | None = None,
         encoded = loaded.tokenizer(texts, pairs, truncation=True, max_length=loaded.max_length, padding=False)
         features = {name: encoded[name] for name in loaded.input_names}
         order = np.argsort([-len(ids) for ids in features["input_ids"]], kind="stable")
-        collate = Collator(loaded.tokenizer.pad_token_id or 0, regression=True)
+        collate = Collator(loaded.tokenizer.pad_token_id or 0, float_labels=True)  # its labels are unused
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 rows = order[start:start + batch_size].tolist()
@@ -219,16 +267,27 @@ def predict_scores(run_dir, texts: list[str], pairs: list[str] | None = None,
     return outputs if loaded.labels else outputs[:, 0]
 
 
-def predict(run_dir, texts: list[str], pairs: list[str] | None = None, batch_size: int = BATCH_SIZE) -> list[dict]:
-    """`{"label", "scores": {label: probability}}` per text, or `{"value"}` for regression."""
+def predict(run_dir, texts: list[str], pairs: list[str] | None = None, batch_size: int = BATCH_SIZE,
+            threshold: float | None = None) -> list[dict]:
+    """`{"label", "scores": {label: probability}}` per text, `{"value"}` for regression, or for multi-label
+    `{"labels": [names with p >= threshold], "scores", "threshold"}` (threshold None: DEFAULT_THRESHOLD; other tasks
+    ignore it); for extractive QA (texts: questions, pairs: contexts) qa_inference.predict_answers' records."""
     loaded = load_run(run_dir)
+    if loaded.task == QA:
+        return qa_inference.predict_answers(loaded, texts, _contexts(texts, pairs), batch_size)
+    cut = checked_threshold(threshold)
     scores = predict_scores(loaded.run_dir, texts, pairs, batch_size)
-    return [_as_prediction(loaded, np.atleast_1d(row).tolist()) for row in scores]
+    return [_as_prediction(loaded, np.atleast_1d(row).tolist(), cut) for row in scores]
 
 
-def predict_one(run_dir, text: str, pair: str | None = None) -> dict:
-    """The prediction for one text (and second text) plus `latency_ms`: tokenize, forward and softmax."""
+def predict_one(run_dir, text: str, pair: str | None = None, threshold: float | None = None) -> dict:
+    """The prediction for one text (and second text) plus `latency_ms`: tokenize, forward and softmax (multi-label:
+    a sigmoid per label, and `{"labels", "scores", "threshold"}` as `predict` gives). Extractive QA: text is the
+    question, pair the context (required); qa_inference.predict_answer's record."""
     loaded = load_run(run_dir)
+    if loaded.task == QA:
+        return qa_inference.predict_answer(loaded, text, pair)
+    cut = checked_threshold(threshold)
     pairs = _check_pairs(loaded, 1, None if pair is None else [pair])
     started = time.perf_counter()
     encoded = loaded.tokenizer(_as_text(text), pairs[0] if pairs else None, truncation=True,
@@ -237,22 +296,27 @@ def predict_one(run_dir, text: str, pair: str | None = None) -> dict:
         logits = loaded.model(**{name: encoded[name].to(loaded.device) for name in loaded.input_names}).logits
         row = _outputs(loaded, logits)[0].tolist()
     latency = (time.perf_counter() - started) * 1000
-    return _as_prediction(loaded, row) | {"latency_ms": round(latency, 3)}
+    return _as_prediction(loaded, row, cut) | {"latency_ms": round(latency, 3)}
 
 
 # ---------------------------------------------------------------- explaining
 
 
 def explain(run_dir, text: str, pair: str | None = None, target: str | None = None, steps: int = IG_STEPS) -> dict:
-    """Which words push the prediction towards (score > 0) or away from (< 0) `target` (default: the predicted label).
+    """Which words push the prediction towards (score > 0) or away from (< 0) `target` (default: the predicted label;
+    multi-label: the label the model is surest of).
 
     Integrated Gradients on the input word embeddings, from a baseline where every non-special token is [PAD]:
-    attributions add up to the change in the target's log-probability (the value for regression) between the
-    baseline and the text, so they are signed and comparable. All path points run as one batch.
+    attributions add up to the change in the target's log-probability (multi-label: the log of its own sigmoid; the
+    value for regression) between the baseline and the text, so they are signed and comparable. All path points run
+    as one batch.
     Keys: label, method, steps, prediction, truncated, tokens [{token, score, segment, special}],
     words [{word, score, segment, start, end}] (character offsets into their text); scores scaled to [-1, 1].
+    Extractive QA (text: question, pair: context) explains the answer instead: see qa_inference.explain_answer.
     """
     loaded = load_run(run_dir)
+    if loaded.task == QA:
+        return qa_inference.explain_answer(loaded, text, pair, steps)
     pairs = _check_pairs(loaded, 1, None if pair is None else [pair])
     texts = (_as_text(text), pairs[0] if pairs else None)
     encoded = loaded.tokenizer(*texts, truncation=True, max_length=loaded.max_length, return_tensors="pt",
@@ -262,13 +326,19 @@ def explain(run_dir, text: str, pair: str | None = None, target: str | None = No
     with torch.inference_mode():
         row = _outputs(loaded, loaded.model(**inputs).logits)[0].tolist()
     prediction = _as_prediction(loaded, row)
-    index = _target_index(loaded, target or prediction.get("label"))
+    index = _target_index(loaded, target or _surest_label(prediction))
     attributions = integrated_gradients(loaded, inputs, special, index, steps)[0].cpu()
     tokens = _token_scores(loaded, encoded, attributions)
     full = loaded.tokenizer(*texts, truncation=False)["input_ids"]
     return {"label": loaded.labels[index] if loaded.labels else None, "method": "integrated_gradients",
             "steps": steps, "prediction": prediction, "truncated": len(full) > len(tokens),
             "tokens": tokens, "words": _word_scores(encoded, attributions, texts)}
+
+
+def _surest_label(prediction: dict) -> str | None:
+    """explain's default target: the predicted class, or the label with the highest score (None for a value)."""
+    scores = prediction.get("scores")
+    return prediction.get("label") or (max(scores, key=scores.get) if scores else None)
 
 
 def _target_index(loaded: LoadedRun, target: str | None) -> int:
@@ -279,8 +349,11 @@ def _target_index(loaded: LoadedRun, target: str | None) -> int:
     return loaded.labels.index(target)
 
 
-def integrated_gradients(loaded: LoadedRun, inputs: dict, special: torch.Tensor, index: int, steps: int):
-    """Attribution per token (1, length): (x - baseline) . mean gradient over `steps` midpoints of the path."""
+def integrated_gradients(loaded: LoadedRun, inputs: dict, special: torch.Tensor, index: int | None, steps: int,
+                         target=None):
+    """Attribution per token (1, length): (x - baseline) . mean gradient over `steps` midpoints of the path.
+    `target(output)` gives the number per path point to attribute (default: label `index`'s log-probability, or the
+    value for regression); extractive QA attributes its answer's start + end logit."""
     embed = loaded.model.get_input_embeddings()
     ids = inputs["input_ids"]
     pad = loaded.tokenizer.pad_token_id or 0
@@ -292,11 +365,25 @@ def integrated_gradients(loaded: LoadedRun, inputs: dict, special: torch.Tensor,
     path = (baseline + alphas.view(-1, 1, 1) * (actual - baseline)).requires_grad_(True)
     others = {name: tensor.expand(steps, -1) for name, tensor in inputs.items() if name != "input_ids"}
     with torch.enable_grad():
-        logits = loaded.model(inputs_embeds=path, **others).logits.float()
-        output = logits[:, 0] if loaded.labels is None else torch.log_softmax(logits, dim=-1)[:, index]
+        output = (target or _label_target(loaded, index))(loaded.model(inputs_embeds=path, **others)).float()
         # autograd.grad with respect to the path only: no weight gradients are computed or stored.
         (gradients,) = torch.autograd.grad(output.sum(), path)
     return ((actual - baseline) * gradients.mean(dim=0, keepdim=True)).sum(dim=-1).detach()
+
+
+# What explain attributes, by task kind, before picking the target's column: the value (regression), each label's
+# log-sigmoid (multi-label: its own probability), else the log-softmax over the classes.
+ATTRIBUTED = {"regression": lambda logits: logits, MULTI_LABEL: torch.nn.functional.logsigmoid}
+
+
+def _label_target(loaded: LoadedRun, index: int | None):
+    def target(output) -> torch.Tensor:
+        return ATTRIBUTED.get(loaded.task, _log_softmax)(output.logits.float())[:, index]
+    return target
+
+
+def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(logits, dim=-1)
 
 
 def _scaled(values: list[float]) -> list[float]:
@@ -304,22 +391,28 @@ def _scaled(values: list[float]) -> list[float]:
     return [round(value / largest, 4) if largest > 0 else 0.0 for value in values]
 
 
-def _token_scores(loaded: LoadedRun, encoded, attributions: torch.Tensor) -> list[dict]:
-    names = loaded.tokenizer.convert_ids_to_tokens(encoded["input_ids"][0].tolist())
-    special = encoded["special_tokens_mask"][0].tolist()
-    segments = encoded.sequence_ids(0)
+def _token_scores(loaded: LoadedRun, encoded, attributions: torch.Tensor, window: int = 0) -> list[dict]:
+    """`window`: which row of `encoded` (a QA context is read in several windows)."""
+    names = loaded.tokenizer.convert_ids_to_tokens(_row(encoded["input_ids"][window]))
+    segments = encoded.sequence_ids(window)
+    special = [segment is None for segment in segments]  # [CLS] and [SEP]: in no segment
     scores = _scaled(attributions.tolist())
     return [{"token": name, "score": score, "segment": segment, "special": bool(flag)}
             for name, score, segment, flag in zip(names, scores, segments, special)]
 
 
-def _word_scores(encoded, attributions: torch.Tensor, texts: tuple) -> list[dict]:
+def _row(values) -> list:
+    """One row of an encoding as plain lists, whether the tokenizer returned tensors or lists."""
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _word_scores(encoded, attributions: torch.Tensor, texts: tuple, window: int = 0) -> list[dict]:
     """Word pieces (##ing) summed into the words they came from; special tokens belong to no word."""
     groups: dict[tuple[int, int], list[int]] = {}
-    for position, (segment, word) in enumerate(zip(encoded.sequence_ids(0), encoded.word_ids(0))):
+    for position, (segment, word) in enumerate(zip(encoded.sequence_ids(window), encoded.word_ids(window))):
         if segment is not None and word is not None:
             groups.setdefault((segment, word), []).append(position)
-    offsets = encoded["offset_mapping"][0].tolist()
+    offsets = _row(encoded["offset_mapping"][window])
     words = []
     for (segment, _), positions in groups.items():
         start, end = offsets[positions[0]][0], offsets[positions[-1]][1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from functools import partial
 
 import numpy as np
 
@@ -58,12 +59,18 @@ def preview_comparison(frame, text_column: str, text_pair_column: str | None, to
     Keys: minilm, bert (two preview dicts), same_tokenizer (bool), difference (one sentence).
     Identical tokenizers are counted once.
     """
+    preview_of = partial(preview, frame, text_column, text_pair_column, max_length=max_length, sample_rows=sample_rows)
+    return compare_previews(preview_of, tokenizer, other_tokenizer)
+
+
+def compare_previews(preview_of, tokenizer, other_tokenizer) -> dict:
+    """`preview_of(tokenizer)` for both tokenizers, as `preview_comparison` describes; any task's preview."""
     same, sentence = compare_tokenizers(tokenizer, other_tokenizer)
-    first = preview(frame, text_column, text_pair_column, tokenizer, max_length, sample_rows)
+    first = preview_of(tokenizer)
     if same and max_positions(tokenizer) == max_positions(other_tokenizer):
         second = dict(first, tokenizer=describe_tokenizer(other_tokenizer))
     else:
-        second = preview(frame, text_column, text_pair_column, other_tokenizer, max_length, sample_rows)
+        second = preview_of(other_tokenizer)
     return {"minilm": first, "bert": second, "same_tokenizer": same, "difference": sentence}
 
 
@@ -256,12 +263,13 @@ def _backend_state(tokenizer) -> dict:
 
 
 def preview_data(spec, model: str | None = None, max_length: int = 128, sample_rows: int = 5,
-                 with_bert: bool = True) -> dict:
+                 with_bert: bool = True, doc_stride: int | None = None) -> dict:
     """The preview of a DataSpec's training CSV for a model (default: the default MiniLM).
 
     The chosen model's preview is the top level; under "bert" the same statistics for the default BERT-Base-side
     model, with why it was chosen and whether its tokenizer differs. "bert" is None when the chosen model is that
-    model, none is available, or with_bert is False.
+    model, none is available, or with_bert is False. Extractive QA previews windows (backend/qa_preview.py) with
+    `doc_stride` tokens of overlap (None: a quarter of max_length, as JobSpec.doc_stride).
     """
     from backend import catalog, data
 
@@ -269,15 +277,32 @@ def preview_data(spec, model: str | None = None, max_length: int = 128, sample_r
     frame = data.read_table(spec.train_csv).frame
     chosen = catalog.resolve(model) if model else catalog.default_model("minilm")[0]
     tokenizer = catalog.load_tokenizer(model or chosen.key)
-    columns = (frame, report.text_column, report.text_pair_column)
+    preview_of = PREVIEWERS.get(report.task, sequence_previewer)(frame, report, max_length, sample_rows, doc_stride)
     about = {"model": chosen.key, "display_name": chosen.display_name, "source": chosen.source}
     try:
         bert, why = catalog.default_model("bert") if with_bert else (None, "")
     except StudioError:  # no BERT-Base-side model here: the chosen model's preview still stands
         bert = None
     if bert is None or bert.key == chosen.key:
-        return preview(*columns, tokenizer, max_length, sample_rows) | about | {"bert": None}
-    both = preview_comparison(*columns, tokenizer, catalog.load_tokenizer(bert.key), max_length, sample_rows)
+        return preview_of(tokenizer) | about | {"bert": None}
+    both = compare_previews(preview_of, tokenizer, catalog.load_tokenizer(bert.key))
     side = {"model": bert.key, "display_name": bert.display_name, "why": why,
             "same_tokenizer": both["same_tokenizer"], "difference": both["difference"]}
     return both["minilm"] | about | {"bert": both["bert"] | side}
+
+
+def sequence_previewer(frame, report, max_length: int, sample_rows: int, doc_stride: int | None):
+    """tokenizer -> preview of one sequence a row (a text or a text pair), cut at max_length."""
+    return partial(preview, frame, report.text_column, report.text_pair_column, max_length=max_length,
+                   sample_rows=sample_rows)
+
+
+def qa_previewer(frame, report, max_length: int, sample_rows: int, doc_stride: int | None):
+    """tokenizer -> preview of extractive QA: the rows training would use, in windows over long contexts."""
+    from backend import qa_data, qa_preview
+
+    return partial(qa_preview.preview, qa_data.usable_rows(frame, report), max_length=max_length,
+                   doc_stride=doc_stride, sample_rows=sample_rows)
+
+
+PREVIEWERS = {"extractive_qa": qa_previewer}  # task kind -> its previewer; the others read one sequence a row

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from backend import catalog, data, runs
+from backend import catalog, data, qa_features, runs
 from backend.batching import Evaluation, build_dataloaders, encode
 from backend.metrics import compute_metrics, is_improvement, main_metric
 from backend.runs import forget_attempt, save_checkpoint, save_model
@@ -112,7 +112,7 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
                 if accelerator.sync_gradients:  # our scheduler counts optimizer steps, not micro-batches
                     scheduler.step()
                 optimizer.zero_grad()
-            window.add(loss.detach(), len(batch["labels"]))
+            window.add(loss.detach(), len(batch["input_ids"]))  # QA batches carry no labels, only positions
             progress.batch_in_epoch += 1
             if not accelerator.sync_gradients:
                 continue
@@ -151,7 +151,8 @@ def _build_dataloaders(spec: JobSpec, splits, tokenizer, model):
 
 
 def sequence_dataloaders(spec: JobSpec, splits, tokenizer, model):
-    """Classification and regression: tokenize once, then length-grouped, dynamically padded loaders."""
+    """Classification (single- and multi-label) and regression: tokenize once, then length-grouped, dynamically
+    padded loaders."""
     config = model.config
     # The label order is the model config's (id2label), so the saved model describes its own outputs.
     labels = None if splits.task == "regression" else [config.id2label[i] for i in range(config.num_labels)]
@@ -159,15 +160,16 @@ def sequence_dataloaders(spec: JobSpec, splits, tokenizer, model):
     eval_set = encode(splits.eval, tokenizer, spec.max_length, labels)
     if len(train_set) == 0 or len(eval_set) == 0:
         raise StudioError("The training or evaluation set is empty; check the CSV files and the eval fraction.")
+    # Regression values and multi-label 0/1 rows come out of encode as floats, and the losses want them so.
     train_dl, eval_dl = build_dataloaders(train_set, eval_set, spec.batch_size, spec.seed, tokenizer.pad_token_id,
-                                          regression=labels is None)
+                                          float_labels=train_set.labels.dtype.kind == "f")
     score = lambda logits, gold: compute_metrics(splits.task, logits, gold)  # noqa: E731
     return train_dl, eval_dl, Evaluation(outputs=lambda output: output.logits, score=score)
 
 
 # Task kinds whose data reach the model in another shape than one (pair of) text(s) per row; the rest use
 # sequence_dataloaders.
-DATALOADERS = {}
+DATALOADERS = {"extractive_qa": qa_features.qa_dataloaders}
 
 
 def make_accelerator(spec: JobSpec, run_dir: Path):

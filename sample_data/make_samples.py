@@ -1,13 +1,17 @@
-"""Write the three sample CSVs: `python sample_data/make_samples.py` (deterministic; same files every run).
+"""Write the sample CSVs: `python sample_data/make_samples.py` (deterministic; same files every run).
 
 The sentences are built from small phrase tables so the labels are learnable: the words carry the sentiment,
-and pairs differ in exactly the slots that make them paraphrases, not paraphrases, or more or less similar.
+pairs differ in exactly the slots that make them paraphrases, not paraphrases, or more or less similar, and each
+support ticket carries one phrase per label it has.
+The extractive QA sample's tables are in `qa_tables.py`.
 """
 from __future__ import annotations
 
 import csv
 import random
 from pathlib import Path
+
+from qa_tables import qa_rows  # beside this script, which runs as `python sample_data/make_samples.py`
 
 HERE = Path(__file__).parent
 
@@ -148,6 +152,73 @@ def similarity_rows(rng: random.Random, per_grade: int = 50) -> list[tuple[str, 
     return rows
 
 
+# ---------------------------------------------------------------- support_tickets_multilabel.csv
+
+# Label -> ways a ticket says it; a ticket joins one or two topics, and an urgent one adds a plea for speed. Words are
+# shared across labels on purpose ("profile", "payments", "sign in"), so no single word gives a label away.
+TICKET_TOPICS = {
+    "billing": ["I was charged twice for my {plan} plan", "the invoice for {month} shows the wrong amount",
+                "my card payment for the {plan} plan was declined", "I need a receipt for the {month} payment",
+                "the monthly fee went up without any notice", "please refund the extra charge on my statement"],
+    "delivery": ["my parcel has not arrived after {days} days", "the tracking number for my order does not work",
+                 "the courier left the box at the wrong address", "the package arrived damaged and half empty",
+                 "my order was sent to my old address", "the delivery was promised for {weekday} but never came"],
+    "technical": ["the app crashes every time I open the {screen} screen",
+                  "the {screen} page shows an error and will not load",
+                  "the website freezes when I press the save button",
+                  "the export button does nothing in the latest version",
+                  "the app keeps signing me out and forgets my {screen} settings",
+                  "notifications stopped working after the last update"],
+    "account": ["I cannot sign in although I reset my password", "please change the email address on my profile",
+                "I would like to delete my profile and all my data", "someone else may have signed into my profile",
+                "the sign-in code never reaches my phone", "I want to add a second user to my profile"],
+}
+URGENT = ["This is urgent, please help today.", "Please fix this as soon as possible.",
+          "My whole team is blocked until this is fixed.", "I need this sorted before {weekday}, it cannot wait.",
+          "We lose customers every hour this goes on.", "Please call me back immediately."]
+CALM = ["No rush, whenever you have time.", "Just letting you know.", "Thanks in advance.",
+        "It is not a big deal, but I noticed it on {weekday}.", "Whenever you get a chance, thank you.", ""]
+NO_LABEL = ["thank you for the quick help last {weekday}, everything works now",
+            "just wanted to say the new {screen} screen looks great", "I wonder whether you have an office in {city}",
+            "great service as always, keep it up", "I would like to know if your shop in {city} opens on holidays",
+            "I would like to know when the {plan} plan gets new features",
+            "happy to recommend you to my friends in {city}", "your team solved my problem on {weekday}, thanks"]
+FILLERS = {"plan": ["basic", "family", "premium", "student"], "month": ["January", "March", "June", "October"],
+           "days": ["five", "ten", "twelve"], "weekday": ["Monday", "Tuesday", "Friday"],
+           "screen": ["settings", "payments", "profile", "search"], "city": ["Leeds", "Porto", "Gdansk", "Lyon"]}
+GREETINGS = ["", "Hi, ", "Hello, ", "Good morning, "]
+
+
+def filled(rng: random.Random, phrase: str) -> str:
+    return phrase.format(**{slot: rng.choice(words) for slot, words in FILLERS.items()})
+
+
+def ticket(rng: random.Random, topics: list[str], urgent: bool) -> str:
+    """One clause per topic (a remark that needs nothing when there is none), then a plea for speed or a calm end."""
+    clauses = [filled(rng, rng.choice(TICKET_TOPICS[topic])) for topic in topics] or [filled(rng, rng.choice(NO_LABEL))]
+    body = rng.choice(GREETINGS) + (", and ".join(clauses) if rng.random() < 0.5 else ". Also, ".join(clauses))
+    tail = filled(rng, rng.choice(URGENT if urgent else CALM))
+    return f"{body[0].upper()}{body[1:]}. {tail}".strip()
+
+
+def ticket_rows(rng: random.Random, counts: tuple[int, int, int] = (45, 165, 90)) -> list[tuple[str, str]]:
+    """`counts`: tickets with no label, with one topic and with two topics; about a third of the topic tickets are
+    urgent. Labels are joined by | in the order the ticket mentions them."""
+    rows, seen = [], set()
+    for topic_count, wanted in enumerate(counts):
+        made = 0
+        while made < wanted:
+            topics = rng.sample(sorted(TICKET_TOPICS), topic_count)
+            urgent = topic_count > 0 and rng.random() < 0.33
+            text = ticket(rng, topics, urgent)
+            if text not in seen:
+                seen.add(text)
+                rows.append((text, "|".join(topics + ["urgent"] * urgent)))
+                made += 1
+    rng.shuffle(rows)
+    return rows
+
+
 def write(name: str, header: list[str], rows: list[tuple]) -> None:
     with open(HERE / name, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -159,3 +230,5 @@ if __name__ == "__main__":
     write("sentiment_reviews.csv", ["text", "label"], sentiment_rows(random.Random(1)))
     write("paraphrase_pairs.csv", ["sentence1", "sentence2", "label"], paraphrase_rows(random.Random(2)))
     write("similarity_scores.csv", ["sentence1", "sentence2", "score"], similarity_rows(random.Random(3)))
+    write("qa_questions.csv", ["context", "question", "answer_text", "answer_start"], qa_rows(random.Random(4)))
+    write("support_tickets_multilabel.csv", ["text", "labels"], ticket_rows(random.Random(5)))

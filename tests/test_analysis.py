@@ -6,10 +6,12 @@ import os
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from backend import analysis, data, inference, runs
+from backend import analysis, data, inference, multilabel_analysis, runs
 from backend.schemas import DataSpec, StudioError
+from tests.test_inference import multilabel_run  # noqa: F401  (its finished run, built for this module too)
 from tests.test_inference import sentiment_rows, similarity_rows, train_run, write_rows
 
 FLIP = {"neg": "pos", "pos": "neg"}
@@ -104,6 +106,45 @@ def test_regression_reports_residuals_and_worst_errors(regression_run):
     assert len(report["points"]) == report["rows"]
     assert sum(b["count"] for b in report["residual_histogram"]) == report["rows"]
     assert report["mae"] <= report["rmse"]
+
+
+def test_multi_label_analysis_agrees_with_the_metrics_of_training(multilabel_run):
+    report = analysis.error_analysis(multilabel_run, max_examples=5)
+    json.dumps(report, allow_nan=False)
+    results = runs.read_results(multilabel_run)
+    assert report["task"] == "multi_label_classification" and report["labels"] == ["billing", "delivery", "urgent"]
+    assert report["rows"] == results["eval_rows"] and report["threshold"] == 0.5
+    for name in ("micro_f1", "macro_f1", "subset_accuracy"):
+        assert report[name] == pytest.approx(results["metrics"][name], abs=1e-4), name
+    frame = analysis.eval_predictions(multilabel_run)
+    gold = data.load_splits(runs.read_spec(multilabel_run).data).eval["label"]
+    assert [tuple(row) for row in frame["gold"]] == gold.tolist() and "text_pair" in frame
+    support = [sum(label in names for names in gold) for label in report["labels"]]
+    assert [row["support"] for row in report["per_label"]] == support
+    assert report["misclassified_count"] == int((~frame["correct"]).sum())
+    assert report["label_cardinality"]["gold"] == pytest.approx(np.mean([len(g) for g in gold]), abs=1e-4)
+    for mistake in report["misclassified"]:
+        assert mistake["gold"] != mistake["predicted"] and mistake["text_pair"]
+        assert set(mistake["missing"]) == set(mistake["gold"]) - set(mistake["predicted"])
+        assert set(mistake["extra"]) == set(mistake["predicted"]) - set(mistake["gold"])
+
+
+def test_multi_label_report_puts_the_furthest_label_sets_first():
+    rows = [{"text": "a", "text_pair": None, "gold": ["x"], "predicted": ["x"], "correct": True,
+             "scores": {"x": 0.9, "y": 0.1}},
+            {"text": "b", "text_pair": None, "gold": ["x", "y"], "predicted": ["x"], "correct": False,
+             "scores": {"x": 0.8, "y": 0.45}},
+            {"text": "c", "text_pair": None, "gold": [], "predicted": ["y"], "correct": False,
+             "scores": {"x": 0.3, "y": 0.95}}]
+    report = multilabel_analysis.error_report(pd.DataFrame(rows), max_examples=5)
+    assert [m["text"] for m in report["misclassified"]] == ["c", "b"]  # 0.3 + 0.95 away, then 0.2 + 0.55
+    assert report["misclassified"][1] | {"scores": None} == {"text": "b", "text_pair": None, "gold": ["x", "y"],
+                                                              "predicted": ["x"], "missing": ["y"], "extra": [],
+                                                              "scores": None}
+    assert report["per_label"] == [
+        {"label": "x", "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2, "predicted": 2},
+        {"label": "y", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1, "predicted": 1}]
+    assert (report["micro_f1"], report["macro_f1"], report["subset_accuracy"]) == (0.6667, 0.5, 0.3333)
 
 
 def test_a_vanished_csv_is_named_unless_the_predictions_are_cached(tmp_path, tiny_model_dir):

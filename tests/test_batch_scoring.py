@@ -6,8 +6,8 @@ import pytest
 from backend import batch_scoring, inference
 from backend.schemas import StudioError
 # The finished runs are the inference tests' fixtures, shared rather than built a second way.
-from tests.test_inference import classifier_run, regression_run  # noqa: F401
-from tests.test_inference import read_csv, similarity_rows, write_rows
+from tests.test_inference import classifier_run, multilabel_run, regression_run  # noqa: F401
+from tests.test_inference import read_csv, similarity_rows, ticket_rows, write_rows
 
 
 def test_score_csv_appends_predictions_and_defuses_formulas(classifier_run, tmp_path):
@@ -56,6 +56,24 @@ def test_score_csv_of_pairs_with_values(regression_run, tmp_path):
     with pytest.raises(StudioError, match="no second text column 'sentence2'.*first, other"):
         batch_scoring.score_csv(regression_run, write_rows(tmp_path / "other.csv", ["first", "other"], texts),
                             tmp_path / "out3.csv", text_column="first")
+
+
+def test_score_csv_of_label_sets_joins_them_with_the_runs_separator(multilabel_run, tmp_path):
+    rows = [row[:2] for row in ticket_rows(6, seed=4)] + [("ticket without a body", "")]
+    source = write_rows(tmp_path / "in.csv", ["subject", "body"], rows)
+    summary = batch_scoring.score_csv(multilabel_run, source, tmp_path / "out.csv")
+    labels = ["billing", "delivery", "urgent"]
+    assert summary["columns_added"] == ["predicted_labels"] + [f"p_{label}" for label in labels]
+    assert summary["threshold"] == 0.5 and (summary["scored_rows"], summary["skipped_rows"]) == (6, 1)
+    header, *written = read_csv(tmp_path / "out.csv")
+    assert header == ["subject", "body", *summary["columns_added"]] and written[-1][2:] == [""] * 4
+    expected = inference.predict(multilabel_run, [r[0] for r in rows[:6]], [r[1] for r in rows[:6]])
+    for row, prediction in zip(written, expected):
+        assert row[2] == ";".join(prediction["labels"])  # the run's own separator
+        assert [float(p) for p in row[3:]] == pytest.approx(list(prediction["scores"].values()), abs=1e-4)
+    assert summary["label_counts"] == {label: sum(label in p["labels"] for p in expected) for label in labels}
+    everything = batch_scoring.score_csv(multilabel_run, source, tmp_path / "all.csv", threshold=0)
+    assert everything["label_counts"] == {label: 6 for label in labels}
 
 
 # ---------------------------------------------------------------- speed and the command line

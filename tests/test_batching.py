@@ -36,9 +36,19 @@ def test_encode_regression_labels_are_floats_and_unknown_classes_are_named(token
         encode(frame().assign(label="zzz"), tokenizer, 16, labels=["a", "b"])
 
 
+def test_multi_label_sets_become_float_rows_of_0_1(tokenizer):
+    sets = frame(4).assign(label=[("b",), (), ("a", "b"), ("a",)])
+    encoded = encode(sets, tokenizer, 16, labels=["a", "b"])
+    assert encoded.labels.dtype == np.float32 and encoded.labels.tolist() == [[0, 1], [0, 0], [1, 1], [1, 0]]
+    batch = Collator(tokenizer.pad_token_id, float_labels=True)([encoded[2], encoded[1]])
+    assert batch["labels"].dtype == torch.float32 and batch["labels"].tolist() == [[1, 1], [0, 0]]
+    with pytest.raises(StudioError, match="zzz appear only in the evaluation rows"):
+        encode(sets.assign(label=[("a",), ("zzz",), (), ()]), tokenizer, 16, labels=["a", "b"])
+
+
 def test_collator_pads_to_the_longest_row_of_the_batch(tokenizer):
     encoded = encode(frame(pair=True), tokenizer, max_length=32, labels=["a", "b"])
-    batch = Collator(tokenizer.pad_token_id, regression=False)([encoded[1], encoded[5]])
+    batch = Collator(tokenizer.pad_token_id, float_labels=False)([encoded[1], encoded[5]])
     assert batch["input_ids"].shape == (2, int(encoded.lengths[[1, 5]].max()))
     assert batch["attention_mask"].sum().item() == int(encoded.lengths[[1, 5]].sum())
     assert batch["input_ids"][0, -1].item() == tokenizer.pad_token_id
@@ -74,7 +84,7 @@ def test_sorted_batches_for_evaluation():
 
 def test_build_dataloaders_yields_padded_batches(tokenizer):
     encoded = encode(frame(), tokenizer, 16, labels=["a", "b"])
-    train_dl, eval_dl = build_dataloaders(encoded, encoded, 8, seed=0, pad_token_id=0, regression=False)
+    train_dl, eval_dl = build_dataloaders(encoded, encoded, 8, seed=0, pad_token_id=0, float_labels=False)
     batches = list(train_dl)
     assert sum(len(b["labels"]) for b in batches) == 40
     assert max(b["input_ids"].shape[1] for b in batches) <= 16

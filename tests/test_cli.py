@@ -121,3 +121,48 @@ def test_hash_password_prints_a_hash_the_users_file_accepts(tmp_path):
     empty = subprocess.run([sys.executable, "-m", "backend", "hash-password", "--stdin"], cwd=ROOT, input="\n",
                            capture_output=True, text=True, timeout=120)
     assert empty.returncode == 2 and "empty password" in empty.stderr and "Traceback" not in empty.stderr
+
+
+# ---------------------------------------------------------------- extractive QA
+
+QA_SAMPLE = str(SAMPLE_DATA / "qa_questions.csv")
+
+
+def test_validate_reads_the_qa_sample_with_its_column_names(capsys):
+    assert main(["validate", QA_SAMPLE, "--question-column", "question", "--context-column", "context",
+                 "--answer-column", "answer_text", "--answer-start-column", "answer_start"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "extractive_qa" and report["answer_start_column"] == "answer_start"
+    assert (report["text_column"], report["text_pair_column"], report["label_column"]) == (
+        "question", "context", "answer_text")
+    assert sum(report["label_counts"].values()) == report["rows"] and "grouped by context" in report["split"]
+
+
+def test_preview_of_the_qa_sample_shows_windows(capsys):
+    assert main(["preview", QA_SAMPLE, "--model", "all-minilm-l6", "--max-length", "96", "--doc-stride", "16",
+                 "--rows", "1"]) == 0
+    preview = json.loads(capsys.readouterr().out)
+    assert (preview["task"], preview["max_length"], preview["doc_stride"]) == ("extractive_qa", 96, 16)
+    assert preview["windows"]["max"] > 1 and preview["answers_in_window_share"] == 1.0
+    assert preview["samples"][0]["windows"][0]["tokens"][0]["kind"] == "special"
+    assert preview["bert"]["task"] == "extractive_qa"
+
+
+def test_a_bad_qa_csv_exits_2_with_one_line(tmp_path):
+    path = tmp_path / "qa.csv"
+    path.write_text("context,question,answer_text,answer_start\nThe Nile flows.,What flows?,,\n"
+                    "Rome is old.,What is old?,Paris,0\n", encoding="utf-8")
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: No question of qa.csv has an answer found in its context")
+
+
+def test_train_takes_the_doc_stride_into_the_spec():
+    from backend.__main__ import build_parser, job_spec_from
+
+    args = build_parser().parse_args(["train", "--train-csv", QA_SAMPLE, "--model", "all-minilm-l6",
+                                      "--doc-stride", "48", "--answer-start-column", "answer_start",
+                                      "--output-dir", "/tmp/never-written"])
+    spec = job_spec_from(args)
+    assert spec.doc_stride == 48 and spec.data.answer_start_column == "answer_start"

@@ -154,6 +154,13 @@ def test_the_plan_keeps_everything_equal_but_the_model_and_its_learning_rate(mon
     assert "same seed" in recipe and "2e-05" in recipe and "not BERT" in recipe and "25% hold-out" in recipe
 
 
+def test_a_qa_plan_gives_both_sides_the_small_batches_and_epochs_qa_needs(monkeypatch):
+    monkeypatch.setattr(catalog, "default_model", offline_defaults)
+    plan = head_to_head.plan_comparison(DataSpec(train_csv="qa.csv", task="extractive_qa"), suggested_max_length=384)
+    for side in (plan["minilm"], plan["bert"]):
+        assert (side.batch_size, side.epochs, side.max_length) == (8, 5, 256)
+
+
 def test_the_plan_refuses_an_unknown_preset_and_the_same_model_twice(monkeypatch):
     monkeypatch.setattr(catalog, "default_model", offline_defaults)
     with pytest.raises(StudioError, match="quick, standard, thorough"):

@@ -380,6 +380,8 @@ def test_report_is_json_safe(write_csv):
     ("sentiment_reviews.csv", "text_classification", ["negative", "neutral", "positive"]),
     ("paraphrase_pairs.csv", "pair_classification", ["not_paraphrase", "paraphrase"]),
     ("similarity_scores.csv", "regression", None),
+    ("support_tickets_multilabel.csv", "multi_label_classification",
+     ["account", "billing", "delivery", "technical", "urgent"]),
 ])
 def test_sample_data_validates_cleanly(name, task, labels):
     report = validate(DataSpec(str(SAMPLE_DATA / name)))

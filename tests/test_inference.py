@@ -18,6 +18,8 @@ from backend.schemas import DataSpec, JobSpec, StudioError
 GOOD, BAD = "great lovely superb nice excellent".split(), "awful terrible poor horrible dreadful".split()
 FILLER = "the a movie film plot actor scene really very quite unbelievably".split()
 SUBJECTS = "a man,a woman,the dog,a child,the chef".split(",")
+TAG_WORDS = {"billing": "invoice refund charge".split(), "delivery": "parcel courier tracking".split(),
+             "urgent": "asap immediately urgently".split()}
 ACTIONS = "plays guitar,cooks dinner,runs fast,reads a book,sings loudly".split(",")
 
 
@@ -48,6 +50,18 @@ def similarity_rows(count=60, seed=0):
     return rows
 
 
+def ticket_rows(count=80, seed=0):
+    """Multi-label text pairs (subject, body, tags joined by ;): the body has one signal word per tag, maybe none."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        tags = [tag for tag in sorted(TAG_WORDS) if rng.random() < 0.4]
+        words = [rng.choice(TAG_WORDS[tag]) for tag in tags] + rng.choices(FILLER, k=rng.randint(1, 6))
+        rng.shuffle(words)
+        rows.append((f"ticket {i} {rng.choice(FILLER)}", " ".join(words), ";".join(tags)))
+    return rows
+
+
 def train_run(folder, csv_path, model_dir, **overrides):
     """A finished run folder; fp32 so that its saved metrics match what inference recomputes."""
     values = dict(data=DataSpec(train_csv=str(csv_path)), model=str(model_dir), max_steps=12, batch_size=8,
@@ -68,6 +82,14 @@ def regression_run(tmp_path_factory, tiny_model_dir):
     folder = tmp_path_factory.mktemp("regression")
     csv_path = write_rows(folder / "similarity.csv", ["sentence1", "sentence2", "score"], similarity_rows())
     return train_run(folder / "run", csv_path, tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def multilabel_run(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("multilabel")
+    csv_path = write_rows(folder / "tickets.csv", ["subject", "body", "tags"], ticket_rows())
+    data = DataSpec(train_csv=str(csv_path), text_column="subject", text_pair_column="body", label_separator=";")
+    return train_run(folder / "run", csv_path, tiny_model_dir, data=data, max_steps=30)
 
 
 def bare_probabilities(run_dir, text):
@@ -109,6 +131,35 @@ def test_regression_reads_text_pairs_and_gives_values(regression_run):
         inference.predict_one(regression_run, "a man plays guitar")
     with pytest.raises(StudioError, match="2 texts but 1"):
         inference.predict(regression_run, ["a", "b"], ["x"])
+
+
+def test_multi_label_predictions_give_each_label_its_own_sigmoid(multilabel_run):
+    subject, body = "ticket about my order", "the parcel and the invoice, asap"
+    one = inference.predict_one(multilabel_run, subject, body)
+    assert set(one) == {"labels", "scores", "threshold", "latency_ms"} and one["threshold"] == 0.5
+    loaded = inference.load_run(multilabel_run)
+    assert loaded.labels == ["billing", "delivery", "urgent"] and loaded.uses_pairs is True
+    with torch.inference_mode():
+        logits = loaded.model(**loaded.tokenizer(subject, body, return_tensors="pt")).logits
+    assert list(one["scores"].values()) == pytest.approx(torch.sigmoid(logits)[0].tolist(), abs=1e-5)
+    assert one["labels"] == [label for label, p in one["scores"].items() if p >= 0.5]
+    assert inference.predict_one(multilabel_run, subject, body, threshold=0)["labels"] == loaded.labels
+    assert inference.predict_one(multilabel_run, subject, body, threshold=1.0)["labels"] == []
+
+    texts, bodies = [subject, "ticket 2", "x"], [body, "courier tracking", "the plot"]
+    batched = inference.predict(multilabel_run, texts, bodies, batch_size=2, threshold=0.4)
+    for text, second, row in zip(texts, bodies, batched):
+        alone = inference.predict_one(multilabel_run, text, second, threshold=0.4)
+        assert row["labels"] == alone["labels"] and row["threshold"] == 0.4
+        assert list(row["scores"].values()) == pytest.approx(list(alone["scores"].values()), abs=1e-5)
+    with pytest.raises(StudioError, match="second text"):
+        inference.predict_one(multilabel_run, subject)
+    with pytest.raises(StudioError, match="between 0 and 1"):
+        inference.predict(multilabel_run, texts, bodies, threshold=-0.1)
+
+
+def test_a_threshold_leaves_single_label_predictions_alone(classifier_run):
+    assert inference.predict_one(classifier_run, "nice", threshold=0.9).keys() == {"label", "scores", "latency_ms"}
 
 
 def test_a_single_text_model_refuses_a_second_text(classifier_run):
@@ -208,6 +259,24 @@ def test_integrated_gradients_add_up_to_the_change_in_log_probability(classifier
                   for ids in (inputs["input_ids"], baseline)]
     attributions = inference.integrated_gradients(loaded, inputs, special, 1, steps=64)
     assert float(attributions.sum()) == pytest.approx(float(change[0] - change[1]), rel=0.05, abs=1e-6)
+
+
+def test_explain_a_multi_label_prediction_by_its_surest_label_or_any_other(multilabel_run):
+    result = inference.explain(multilabel_run, "ticket 9", "refund the charge immediately")
+    scores = result["prediction"]["scores"]
+    assert result["label"] == max(scores, key=scores.get) and "labels" in result["prediction"]
+    assert inference.explain(multilabel_run, "ticket 9", "refund", target="delivery")["label"] == "delivery"
+
+    loaded = inference.load_run(multilabel_run)  # attributions add up to the change in the label's log-sigmoid
+    encoded = loaded.tokenizer("ticket 9", "the parcel", return_tensors="pt", return_special_tokens_mask=True)
+    inputs = {name: encoded[name] for name in loaded.input_names}
+    special = encoded["special_tokens_mask"][0].bool()
+    baseline = torch.where(special, inputs["input_ids"], loaded.tokenizer.pad_token_id)
+    with torch.inference_mode():
+        change = [torch.nn.functional.logsigmoid(loaded.model(**(inputs | {"input_ids": ids})).logits)[0, 1]
+                  for ids in (inputs["input_ids"], baseline)]
+    attributions = inference.integrated_gradients(loaded, inputs, special, 1, steps=64)
+    assert float(attributions.sum()) == pytest.approx(float(change[0] - change[1]), rel=0.05, abs=1e-5)
 
 
 def test_explain_marks_the_segments_of_a_pair(regression_run):

@@ -65,6 +65,7 @@ def test_extractive_qa_gets_room_for_a_question_and_a_stretch_of_context():
     qa = DataSpec(train_csv="qa.csv", task="extractive_qa")
     quick = apply_preset("quick", qa, "all-minilm-l6", {"learning_rate": 1e-4}, suggested_max_length=384)
     assert quick.max_length == 128  # the classification cap of 64 would leave a window almost no context
+    assert (quick.batch_size, quick.epochs) == (8, 5)  # small batches, more epochs: QA needs the steps
     assert apply_preset("thorough", qa, "all-minilm-l6", {}, suggested_max_length=384).max_length == 384
 
 
