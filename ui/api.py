@@ -72,13 +72,13 @@ def register(services: Services) -> None:
     def preview_tokens(train_csv: FileData, model: str = "", max_length: int = 128, text_column: str = "",
                        text_pair_column: str = "", label_column: str = "", rows: int = 5, task: str = "",
                        answer_start_column: str = "", label_separator: str = "", label_columns: str = "",
-                       request: gr.Request = None) -> dict:
+                       doc_stride: int | None = None, request: gr.Request = None) -> dict:
         """Token length statistics and tokenized sample rows for a model, with the BERT-Base side beside it (like `python -m backend preview`); for extractive QA also the windows of long contexts and where the answers fall."""
         spec = data_spec(request, train_csv, None, text_column, text_pair_column, label_column, task,
                          {"answer_start_column": answer_start_column, "label_separator": label_separator,
                           "label_columns": label_columns})
         model_key = services.check_model(model) if model else None
-        return tokenization.preview_data(spec, model_key, int(max_length), int(rows))
+        return tokenization.preview_data(spec, model_key, int(max_length), int(rows), doc_stride=doc_stride)
 
     @user_errors
     def start_job(train_csv: FileData, model: str = "", eval_csv: FileData | None = None, text_column: str = "",

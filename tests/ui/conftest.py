@@ -5,6 +5,7 @@ Screenshots land in tests/ui/screenshots/ so a person can look at what the test 
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,31 @@ def wait_state(client, job_id: str, *states: str, timeout: float = 300) -> dict:
         assert time.monotonic() < deadline, f"job {job_id} is {status['state']}, not {states}"
         time.sleep(0.5)
     return status
+
+
+def finished_pair(url: str, model_dir, csv, prefix: str, **options) -> list[str]:
+    """Two finished jobs (seeds 1 and 2) on a CSV, started through /start_job as a script would; their ids."""
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    jobs = [client.predict(handle_file(str(csv)), model=str(model_dir), preset="quick", max_steps=8, batch_size=16,
+                           seed=seed, name=f"{prefix} seed {seed}", api_name="/start_job", **options)["job_id"]
+            for seed in (1, 2)]
+    for job in jobs:
+        wait_state(client, job, "completed", "failed", "diverged", "cancelled")
+    states = [client.predict(job, api_name="/job_status")["state"] for job in jobs]
+    assert states == ["completed", "completed"], states
+    return jobs
+
+
+def assert_export_downloads(page, job_id: str, tmp_path) -> None:
+    """The Results tab's Prepare download gives a zip with the model's config and its model card."""
+    page.get_by_role("button", name="Prepare download", exact=True).click()
+    link = page.locator(f"a[href$='minilm-studio-{job_id}.zip']")
+    link.wait_for(timeout=60_000)
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "model.zip"
+    download.value.save_as(saved)
+    names = zipfile.ZipFile(saved).namelist()
+    assert any(name.endswith("/config.json") for name in names) and any(name.endswith("/README.md") for name in names)

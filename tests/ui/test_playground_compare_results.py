@@ -1,32 +1,16 @@
 """Playground, Compare and Results as a person uses them, on two finished runs of the tiny model."""
 from __future__ import annotations
 
-import time
-import zipfile
-
 import pytest
 
 from tests.conftest import SAMPLE_DATA
-from tests.ui.conftest import screenshot
+from tests.ui.conftest import assert_export_downloads, finished_pair, screenshot
 
 
 @pytest.fixture(scope="module")
 def two_runs(app_server, tiny_model_dir):
     """Two finished jobs (different seeds) started through the API, as a script would."""
-    from gradio_client import Client, handle_file
-
-    client = Client(app_server[0], verbose=False)
-    jobs = [client.predict(handle_file(str(SAMPLE_DATA / "sentiment_reviews.csv")), model=str(tiny_model_dir),
-                           preset="quick", max_steps=8, batch_size=16, max_length=32, seed=seed,
-                           name=f"tiny seed {seed}", api_name="/start_job")["job_id"] for seed in (1, 2)]
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        states = [client.predict(job, api_name="/job_status")["state"] for job in jobs]
-        if all(state == "completed" for state in states):
-            return jobs
-        assert not {"failed", "diverged", "cancelled"} & set(states), states
-        time.sleep(1)
-    pytest.fail(f"the two runs did not finish: {states}")
+    return finished_pair(app_server[0], tiny_model_dir, SAMPLE_DATA / "sentiment_reviews.csv", "tiny", max_length=32)
 
 
 def open_tab(page, name: str) -> None:
@@ -70,15 +54,7 @@ def test_results_show_errors_and_the_export_downloads(two_runs, page, tmp_path):
     choose(page, "results-run", "tiny seed 1")
     page.get_by_text("validation rows · accuracy").wait_for(timeout=60_000)
     assert page.get_by_text("Confusion matrix").is_visible()
-    page.get_by_role("button", name="Prepare download", exact=True).click()
-    link = page.locator(f"a[href$='minilm-studio-{two_runs[0]}.zip']")
-    link.wait_for(timeout=60_000)
-    with page.expect_download() as download:
-        link.click()
-    saved = tmp_path / "model.zip"
-    download.value.save_as(saved)
-    names = zipfile.ZipFile(saved).namelist()
-    assert any(name.endswith("/config.json") for name in names) and any(name.endswith("/README.md") for name in names)
+    assert_export_downloads(page, two_runs[0], tmp_path)
     screenshot(page, "results_and_export")
 
 

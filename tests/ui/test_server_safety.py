@@ -103,7 +103,8 @@ def test_an_api_call_cannot_name_a_file_it_did_not_upload(app_server):
     someone_else.parent.mkdir(parents=True, exist_ok=True)
     someone_else.write_text("text,label\nana's private text,a\nmore,b\n")
     for path in (someone_else, Path("/etc/passwd"), ROOT / "sample_data" / "sentiment_reviews.csv"):
+        # Every input, as a raw call must send them: the file, the validation file, then the column options.
         answer = call(url, "validate_csv", [{"path": str(path), "meta": {"_type": "gradio.FileData"}}, None,
-                                            "", "", "", ""])
+                                            "", "", "", "", "", "", ""])
         assert "event: error" in answer and "was not uploaded by a user" in answer, answer
         assert "private text" not in answer and "root:" not in answer

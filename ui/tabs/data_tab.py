@@ -19,6 +19,7 @@ SAMPLE_TITLES = {  # file in sample_data/ -> button text; files not listed get t
     "paraphrase_pairs.csv": "Paraphrase pairs",
     "similarity_scores.csv": "Similarity scores",
     "qa_questions.csv": "Questions & answers",
+    "support_tickets_multilabel.csv": "Support tickets (multi-label)",
 }
 HIDDEN = gr.update(value=None, visible=False)
 SAMPLE_VIEWS = {"extractive_qa": charts.qa_windows_html}  # task -> how sample rows are drawn; else charts.tokens_html

@@ -60,7 +60,8 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
             label_b = gr.Label(label="Second model", num_top_classes=10)
             why_b = gr.HighlightedText(label="Why (second model)", show_legend=False, combine_adjacent=False)
 
-    gr.Markdown("### Score a whole CSV\nEvery row gets the predicted label and the probability of each class.")
+    gr.Markdown("### Score a whole CSV\nEvery row gets the model's prediction: the label and the probability of each "
+                "class, the labels above 0.5 (multi-label), the value (regression), or the answer and its score (QA).")
     with gr.Row():
         batch_file = gr.File(label="CSV to score", file_types=[".csv", ".tsv", ".txt"], type="filepath")
         scored = gr.File(label="Scored CSV (download)", interactive=False)

@@ -18,8 +18,9 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
         refresh = gr.Button("Refresh list", size="sm", scale=1)
     summary = gr.HTML()
     with gr.Row():
-        confusion = gr.Dataframe(label="Confusion matrix (rows: true label, columns: predicted)", interactive=False)
-        per_class = gr.Dataframe(label="Per class", interactive=False)
+        confusion = gr.Dataframe(label="Confusion matrix (rows: true label, columns: predicted)", interactive=False,
+                                 elem_id="results-first-table")
+        per_class = gr.Dataframe(label="Per class", interactive=False, elem_id="results-second-table")
     with gr.Row():
         histogram = gr.BarPlot(x="confidence", y="rows", color="outcome", title="How sure the model was",
                                height=260, x_title="top-class probability", sort=None)
@@ -37,19 +38,16 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
         return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
     def on_run(job_id, http: gr.Request):
-        empty = ("", None, None, gr.update(value=None), gr.update(visible=False), None)
+        empty = ("", gr.update(value=None, visible=False), gr.update(value=None, visible=False),
+                 gr.update(value=None, visible=False), gr.update(visible=False), gr.update(value=None))
         if not job_id:
             return empty
         try:
             report = analysis.error_analysis(services.run_dir(job_id, viewer_of(http, services)))
         except StudioError as exc:
             return (charts.message_html("error", [str(exc)]),) + empty[1:]
-        if report["labels"] is None:
-            return (charts.regression_summary_html(report), None, None, gr.update(value=None),
-                    gr.update(value=charts.points_frame(report), visible=True), charts.worst_frame(report))
-        return (charts.classification_summary_html(report), charts.confusion_frame(report),
-                charts.per_class_frame(report), gr.update(value=charts.confidence_frame(report)),
-                gr.update(visible=False), charts.mistakes_frame(report))
+        view = REPORT_VIEWS.get(report["task"], classification_view if report["labels"] else regression_view)
+        return view(report)
 
     def on_export(job_id, http: gr.Request):
         if not job_id:
@@ -70,3 +68,41 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
     app.load(on_refresh, None, run, api_visibility="private")
     run.change(on_run, run, outputs, api_visibility="private")
     build.click(on_export, run, download, api_visibility="private")
+
+
+# Each task's report as the six outputs: summary, first table, second table, histogram, scatter, examples.
+def classification_view(report: dict):
+    return (charts.classification_summary_html(report),
+            gr.update(value=charts.confusion_frame(report), visible=True,
+                      label="Confusion matrix (rows: true label, columns: predicted)"),
+            gr.update(value=charts.per_class_frame(report), visible=True, label="Per class"),
+            gr.update(value=charts.confidence_frame(report), visible=True), gr.update(visible=False),
+            gr.update(value=charts.mistakes_frame(report), label="Mistakes, most confident first"))
+
+
+def regression_view(report: dict):
+    return (charts.regression_summary_html(report), gr.update(value=None, visible=False),
+            gr.update(value=None, visible=False), gr.update(value=None, visible=False),
+            gr.update(value=charts.points_frame(report), visible=True),
+            gr.update(value=charts.worst_frame(report), label="Largest errors first"))
+
+
+def qa_view(report: dict):
+    return (charts.qa_summary_html(report),
+            gr.update(value=charts.qa_breakdown_frame(report), visible=True,
+                      label="Exact match and F1, answerable and unanswerable questions"),
+            gr.update(value=charts.qa_outcomes_frame(report), visible=True, label="What the model did"),
+            gr.update(value=None, visible=False), gr.update(visible=False),
+            gr.update(value=charts.qa_mistakes_frame(report), label="Mistakes: wrong answers, missed answers, "
+                                                                      "answers to unanswerable questions"))
+
+
+def multi_label_view(report: dict):
+    return (charts.multi_label_summary_html(report),
+            gr.update(value=charts.per_class_frame(report, "per_label"), visible=True,
+                      label=f"Per label at threshold {report['threshold']:.2f}"),
+            gr.update(value=None, visible=False), gr.update(value=None, visible=False), gr.update(visible=False),
+            gr.update(value=charts.label_set_mistakes_frame(report), label="Wrong label sets, furthest first"))
+
+
+REPORT_VIEWS = {"extractive_qa": qa_view, "multi_label_classification": multi_label_view}
