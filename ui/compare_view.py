@@ -108,15 +108,19 @@ def disagreements_frame(result: dict) -> pd.DataFrame | None:
     found = result.get("disagreements") or {}
     a, b = result["a"]["name"], result["b"]["name"]
     rows = []
+    first, second = INPUT_NAMES.get(result.get("task"), ("text", "second text"))
     for example in found.get("examples", []):
-        row = {"text": example["text"]}
+        row = {first: example["text"]}
         if example.get("text_pair"):
-            row["second text"] = example["text_pair"]
+            row[second] = example["text_pair"]
         row["true"] = _shown(example["gold"])
         for name, side in ((a, example["a"]), (b, example["b"])):
             row[name] = side_text(side)
         rows.append(row)
     return pd.DataFrame(rows) if rows else None
+
+
+INPUT_NAMES = {"extractive_qa": ("question", "context")}  # task -> what the two texts of a row are
 
 
 def _shown(value) -> str:

@@ -41,3 +41,12 @@ def test_disagreement_cells_for_answers_and_label_sets():
     assert compare_view.side_text({"answer": "", "correct": True}) == "no answer ✓"
     assert compare_view.side_text({"labels": ["a", "b"], "correct": False}) == "a, b"
     assert compare_view.side_text({"label": "x", "confidence": 0.5}) == "x (50%)"
+
+
+def test_qa_disagreements_name_the_question_and_the_context():
+    result = {"task": "extractive_qa", "a": {"name": "A"}, "b": {"name": "B"}, "disagreements": {"examples": [
+        {"text": "Who?", "text_pair": "Ana did.", "gold": "Ana", "a": {"answer": "Ana", "correct": True},
+         "b": {"answer": "", "correct": False}}]}}
+    frame = compare_view.disagreements_frame(result)
+    assert list(frame.columns) == ["question", "context", "true", "A", "B"]
+    assert frame.iloc[0].tolist() == ["Who?", "Ana did.", "Ana", "Ana ✓", "no answer"]
