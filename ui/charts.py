@@ -362,7 +362,8 @@ def label_set_mistakes_frame(report: dict) -> pd.DataFrame:
     rows = [{"text": m["text"], "text_pair": m.get("text_pair"), "true labels": joined(m["gold"]),
              "predicted": joined(m["predicted"]), "missed": joined(m["missing"]), "extra": joined(m["extra"])}
             for m in report["misclassified"]]
-    frame = pd.DataFrame(rows, columns=["text", "text_pair", "true labels", "predicted", "missed", "extra"])
+    # The label sets first: the texts are long and would push them out of sight.
+    frame = pd.DataFrame(rows, columns=["true labels", "predicted", "missed", "extra", "text", "text_pair"])
     return frame.drop(columns="text_pair") if frame["text_pair"].isna().all() else frame
 
 
