@@ -106,6 +106,22 @@ def test_multi_label_data_check_finds_the_separator_and_counts_each_label(page):
     screenshot(page, "multi_label_data_check")
 
 
+def test_multi_label_as_several_0_1_columns(page, tmp_path):
+    rows = ["I love this, thank you", "you are an idiot", "what a stupid idea, idiot", "see you tomorrow",
+            "this is garbage and so are you", "nice work on the report", "shut up, moron", "great game last night"]
+    flags = ["0,0,0", "1,0,1", "1,1,1", "0,0,0", "1,1,0", "0,0,0", "1,0,1", "0,0,0"]
+    csv = tmp_path / "comments.csv"
+    csv.write_text("comment,toxic,obscene,insult\n" + "".join(f'"{r}",{f}\n' for r, f in zip(rows * 3, flags * 3)))
+    page.locator("#train-csv input[type=file]").set_input_files(str(csv))
+    page.get_by_text("Multi-label classification").first.wait_for()
+    picker = page.locator("#label-columns")
+    for name in ("toxic", "obscene", "insult"):
+        assert picker.get_by_text(name, exact=True).is_visible()
+    assert not page.locator("#label-separator").is_visible()
+    page.get_by_text("Rows per label").wait_for()
+    screenshot(page, "multi_label_columns")
+
+
 def test_multi_label_trains_from_the_train_tab(page, tiny_model_dir):
     start_from_train_tab(page, "Support tickets (multi-label)", "Data: support_tickets_multilabel.csv",
                          tiny_model_dir.name)
