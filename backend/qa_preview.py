@@ -40,7 +40,7 @@ def preview(rows: pd.DataFrame, tokenizer, max_length: int = 128, doc_stride: in
     [{row, answer_text, answer_start, cause, reason}] (the first SHOWN_MISSES).
     """
     started = time.perf_counter()
-    tokenization._check_max_length(max_length)
+    tokenization.check_max_length(max_length)
     if rows.empty:
         raise StudioError("The table has no rows to preview.")
     limit = tokenization.max_positions(tokenizer)

@@ -34,7 +34,7 @@ def preview(frame, text_column: str, text_pair_column: str | None, tokenizer, ma
     warnings, tokenizer {name, vocab_size, lowercase}, samples, seconds.
     """
     started = time.perf_counter()
-    _check_max_length(max_length)
+    check_max_length(max_length)
     texts = column_texts(frame, text_column)
     pairs = column_texts(frame, text_pair_column) if text_pair_column else None
     if not texts:
@@ -185,7 +185,7 @@ def preview_warnings(stats: dict) -> list[str]:
     return warnings
 
 
-def _check_max_length(max_length) -> None:
+def check_max_length(max_length) -> None:
     if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < MIN_MAX_LENGTH:
         raise StudioError(f"Max length must be a whole number of at least {MIN_MAX_LENGTH} tokens, not {max_length!r}.")
 

@@ -21,7 +21,8 @@ HINTS = {  # tooltips a student understands
     "epochs": "How many times the model reads every training row. More epochs learn more, until they over-fit.",
     "batch_size": "Rows the model reads before each update. Bigger is faster per row and needs more memory.",
     "learning_rate": "How big each update is. Too high and training falls apart (diverges); too low and it crawls.",
-    "max_length": "Word pieces kept per row; longer rows are cut. Shorter is faster.",
+    "max_length": "Word pieces kept per row; longer rows are cut (extractive QA reads a long context in overlapping "
+                  "windows of this length instead). Shorter is faster.",
     "eval_every_steps": "How often to score the validation rows, in steps. 0 picks about ten times per run.",
     "early_stopping_patience": "Stop when the validation score has not improved this many evaluations in a row. 0 is off.",
     "seed": "Fixes the random choices: the same seed and data give the same model.",
