@@ -7,6 +7,7 @@ from backend import analysis, export
 from backend.schemas import StudioError
 from backend.services import Services
 from ui import charts
+from ui import results_views as views
 from ui.session import viewer_of
 from ui.tabs.playground_tab import finished_choices
 
@@ -72,37 +73,37 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
 
 # Each task's report as the six outputs: summary, first table, second table, histogram, scatter, examples.
 def classification_view(report: dict):
-    return (charts.classification_summary_html(report),
-            gr.update(value=charts.confusion_frame(report), visible=True,
+    return (views.classification_summary_html(report),
+            gr.update(value=views.confusion_frame(report), visible=True,
                       label="Confusion matrix (rows: true label, columns: predicted)"),
-            gr.update(value=charts.per_class_frame(report), visible=True, label="Per class"),
-            gr.update(value=charts.confidence_frame(report), visible=True), gr.update(visible=False),
-            gr.update(value=charts.mistakes_frame(report), label="Mistakes, most confident first"))
+            gr.update(value=views.per_class_frame(report), visible=True, label="Per class"),
+            gr.update(value=views.confidence_frame(report), visible=True), gr.update(visible=False),
+            gr.update(value=views.mistakes_frame(report), label="Mistakes, most confident first"))
 
 
 def regression_view(report: dict):
-    return (charts.regression_summary_html(report), gr.update(value=None, visible=False),
+    return (views.regression_summary_html(report), gr.update(value=None, visible=False),
             gr.update(value=None, visible=False), gr.update(value=None, visible=False),
-            gr.update(value=charts.points_frame(report), visible=True),
-            gr.update(value=charts.worst_frame(report), label="Largest errors first"))
+            gr.update(value=views.points_frame(report), visible=True),
+            gr.update(value=views.worst_frame(report), label="Largest errors first"))
 
 
 def qa_view(report: dict):
-    return (charts.qa_summary_html(report),
-            gr.update(value=charts.qa_breakdown_frame(report), visible=True,
+    return (views.qa_summary_html(report),
+            gr.update(value=views.qa_breakdown_frame(report), visible=True,
                       label="Exact match and F1, answerable and unanswerable questions"),
-            gr.update(value=charts.qa_outcomes_frame(report), visible=True, label="What the model did"),
+            gr.update(value=views.qa_outcomes_frame(report), visible=True, label="What the model did"),
             gr.update(value=None, visible=False), gr.update(visible=False),
-            gr.update(value=charts.qa_mistakes_frame(report), label="Mistakes: wrong answers, missed answers, "
+            gr.update(value=views.qa_mistakes_frame(report), label="Mistakes: wrong answers, missed answers, "
                                                                       "answers to unanswerable questions"))
 
 
 def multi_label_view(report: dict):
-    return (charts.multi_label_summary_html(report),
-            gr.update(value=charts.per_class_frame(report, "per_label"), visible=True,
+    return (views.multi_label_summary_html(report),
+            gr.update(value=views.per_class_frame(report, "per_label"), visible=True,
                       label=f"Per label at threshold {report['threshold']:.2f}"),
             gr.update(value=None, visible=False), gr.update(value=None, visible=False), gr.update(visible=False),
-            gr.update(value=charts.label_set_mistakes_frame(report), label="Wrong label sets, furthest first"))
+            gr.update(value=views.label_set_mistakes_frame(report), label="Wrong label sets, furthest first"))
 
 
 REPORT_VIEWS = {"extractive_qa": qa_view, "multi_label_classification": multi_label_view}
