@@ -22,7 +22,7 @@ import torch
 # from it for the first time at once.
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from backend import qa_inference, runs
+from backend import attribution, qa_inference, runs
 from backend.batching import Collator
 from backend.catalog import MODEL_CLASSES, _quiet_loading
 from backend.data import load_splits
@@ -328,11 +328,11 @@ def explain(run_dir, text: str, pair: str | None = None, target: str | None = No
     prediction = _as_prediction(loaded, row)
     index = _target_index(loaded, target or _surest_label(prediction))
     attributions = integrated_gradients(loaded, inputs, special, index, steps)[0].cpu()
-    tokens = _token_scores(loaded, encoded, attributions)
+    tokens = attribution.token_scores(loaded.tokenizer, encoded, attributions)
     full = loaded.tokenizer(*texts, truncation=False)["input_ids"]
     return {"label": loaded.labels[index] if loaded.labels else None, "method": "integrated_gradients",
             "steps": steps, "prediction": prediction, "truncated": len(full) > len(tokens),
-            "tokens": tokens, "words": _word_scores(encoded, attributions, texts)}
+            "tokens": tokens, "words": attribution.word_scores(encoded, attributions, texts)}
 
 
 def _surest_label(prediction: dict) -> str | None:
@@ -351,24 +351,10 @@ def _target_index(loaded: LoadedRun, target: str | None) -> int:
 
 def integrated_gradients(loaded: LoadedRun, inputs: dict, special: torch.Tensor, index: int | None, steps: int,
                          target=None):
-    """Attribution per token (1, length): (x - baseline) . mean gradient over `steps` midpoints of the path.
-    `target(output)` gives the number per path point to attribute (default: label `index`'s log-probability, or the
-    value for regression); extractive QA attributes its answer's start + end logit."""
-    embed = loaded.model.get_input_embeddings()
-    ids = inputs["input_ids"]
-    pad = loaded.tokenizer.pad_token_id or 0
-    # Special tokens keep their own embeddings, so the baseline is still a well-formed sequence.
-    baseline_ids = torch.where(special.to(ids.device), ids, torch.full_like(ids, pad))
-    with torch.no_grad():
-        actual, baseline = embed(ids), embed(baseline_ids)
-    alphas = (torch.arange(steps, device=ids.device, dtype=actual.dtype) + 0.5) / steps  # midpoint rule
-    path = (baseline + alphas.view(-1, 1, 1) * (actual - baseline)).requires_grad_(True)
-    others = {name: tensor.expand(steps, -1) for name, tensor in inputs.items() if name != "input_ids"}
-    with torch.enable_grad():
-        output = (target or _label_target(loaded, index))(loaded.model(inputs_embeds=path, **others)).float()
-        # autograd.grad with respect to the path only: no weight gradients are computed or stored.
-        (gradients,) = torch.autograd.grad(output.sum(), path)
-    return ((actual - baseline) * gradients.mean(dim=0, keepdim=True)).sum(dim=-1).detach()
+    """attribution.integrated_gradients of `target(output)` (default: label `index`'s log-probability, its
+    log-sigmoid for multi-label, or the value for regression); extractive QA passes its answer's start + end logit."""
+    return attribution.integrated_gradients(loaded.model, loaded.tokenizer.pad_token_id or 0, inputs, special,
+                                            target or _label_target(loaded, index), steps)
 
 
 # What explain attributes, by task kind, before picking the target's column: the value (regression), each label's
@@ -384,43 +370,6 @@ def _label_target(loaded: LoadedRun, index: int | None):
 
 def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits, dim=-1)
-
-
-def _scaled(values: list[float]) -> list[float]:
-    largest = max((abs(value) for value in values), default=0.0)
-    return [round(value / largest, 4) if largest > 0 else 0.0 for value in values]
-
-
-def _token_scores(loaded: LoadedRun, encoded, attributions: torch.Tensor, window: int = 0) -> list[dict]:
-    """`window`: which row of `encoded` (a QA context is read in several windows)."""
-    names = loaded.tokenizer.convert_ids_to_tokens(_row(encoded["input_ids"][window]))
-    segments = encoded.sequence_ids(window)
-    special = [segment is None for segment in segments]  # [CLS] and [SEP]: in no segment
-    scores = _scaled(attributions.tolist())
-    return [{"token": name, "score": score, "segment": segment, "special": bool(flag)}
-            for name, score, segment, flag in zip(names, scores, segments, special)]
-
-
-def _row(values) -> list:
-    """One row of an encoding as plain lists, whether the tokenizer returned tensors or lists."""
-    return values.tolist() if hasattr(values, "tolist") else list(values)
-
-
-def _word_scores(encoded, attributions: torch.Tensor, texts: tuple, window: int = 0) -> list[dict]:
-    """Word pieces (##ing) summed into the words they came from; special tokens belong to no word."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    for position, (segment, word) in enumerate(zip(encoded.sequence_ids(window), encoded.word_ids(window))):
-        if segment is not None and word is not None:
-            groups.setdefault((segment, word), []).append(position)
-    offsets = _row(encoded["offset_mapping"][window])
-    words = []
-    for (segment, _), positions in groups.items():
-        start, end = offsets[positions[0]][0], offsets[positions[-1]][1]
-        words.append({"word": texts[segment][start:end], "segment": segment, "start": start, "end": end,
-                      "score": float(attributions[positions].sum())})
-    for word, score in zip(words, _scaled([word["score"] for word in words])):
-        word["score"] = score
-    return words
 
 
 # ---------------------------------------------------------------- speed

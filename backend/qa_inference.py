@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from backend import qa_features
+from backend import attribution, qa_features
 from backend.batching import Collator
 from backend.schemas import StudioError
 
@@ -126,8 +126,6 @@ def explain_answer(loaded, question: str, context: str, steps: int) -> dict:
     tokens [{token, score, segment, special}], words [{word, score, segment, start, end}] (segment 0: question,
     1: context; character offsets into their text); scores scaled to [-1, 1].
     """
-    from backend import inference  # here: inference imports this module
-
     question, context = checked_inputs(question, context)
     reading = read(loaded, [question], [context])
     decision = reading.decisions[0]
@@ -138,12 +136,12 @@ def explain_answer(loaded, question: str, context: str, steps: int) -> dict:
     encoding = reading.encoding
     inputs = {name: torch.tensor([encoding[name][window]], device=loaded.device) for name in loaded.input_names}
     special = torch.tensor([[segment is None for segment in encoding.sequence_ids(window)]])
-    attributions = inference.integrated_gradients(
-        loaded, inputs, special, None, steps,
-        target=lambda output: output.start_logits[:, first] + output.end_logits[:, last])[0].cpu()
+    attributions = attribution.integrated_gradients(
+        loaded.model, loaded.tokenizer.pad_token_id or 0, inputs, special,
+        lambda output: output.start_logits[:, first] + output.end_logits[:, last], steps)[0].cpu()
     texts = (reading.questions[0], context)
     return {"label": None, "method": "integrated_gradients", "steps": steps,
             "prediction": as_answer(decision, context), "target": "answer" if decision.answered else "no answer",
             "truncated": len(reading.logits) > 1, "window": window, "windows": len(reading.logits),
-            "tokens": inference._token_scores(loaded, encoding, attributions, window),
-            "words": inference._word_scores(encoding, attributions, texts, window)}
+            "tokens": attribution.token_scores(loaded.tokenizer, encoding, attributions, window),
+            "words": attribution.word_scores(encoding, attributions, texts, window)}
