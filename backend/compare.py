@@ -18,19 +18,17 @@ from backend.model_files import safetensors_files
 from backend.schemas import TASK_KINDS, JobSpec, StudioError
 from backend.tracking import read_metrics
 
-METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro F1", "f1": "F1", "mcc": "MCC", "pearson": "Pearson r",
-                "spearman": "Spearman rho", "mse": "MSE", "loss": "validation loss"}
-QA_METRIC_NAMES = {"exact": "exact match", "has_ans_exact": "exact match (has answer)",
-                   "has_ans_f1": "F1 (has answer)", "no_ans_exact": "exact match (no answer)",
-                   "no_ans_f1": "F1 (no answer)"}
-METRIC_NAMES |= QA_METRIC_NAMES
-POINT_METRICS = {"accuracy", "macro_f1", "f1", "mcc", "pearson", "spearman"}  # 0..1 scores: differences in points
-POINT_METRICS |= set(QA_METRIC_NAMES)
-METRIC_NAMES |= {"micro_f1": "micro F1", "subset_accuracy": "subset accuracy"}  # multi-label
-POINT_METRICS |= {"micro_f1", "subset_accuracy"}
+METRIC_NAMES = {
+    "accuracy": "accuracy", "macro_f1": "macro F1", "f1": "F1", "mcc": "MCC", "pearson": "Pearson r",
+    "spearman": "Spearman rho", "mse": "MSE", "loss": "validation loss",
+    "micro_f1": "micro F1", "subset_accuracy": "subset accuracy",  # multi-label
+    "exact": "exact match", "has_ans_exact": "exact match (has answer)", "has_ans_f1": "F1 (has answer)",  # QA
+    "no_ans_exact": "exact match (no answer)", "no_ans_f1": "F1 (no answer)",
+    "total": "questions", "has_ans_total": "questions with an answer", "no_ans_total": "questions without an answer",
+}
+POINT_METRICS = {"accuracy", "macro_f1", "f1", "mcc", "pearson", "spearman", "micro_f1", "subset_accuracy", "exact",
+                 "has_ans_exact", "has_ans_f1", "no_ans_exact", "no_ans_f1"}  # 0..1 scores: differences in points
 COUNT_METRICS = {"total", "has_ans_total", "no_ans_total"}  # question counts: the data, not a model's quality
-METRIC_NAMES |= {"total": "questions", "has_ans_total": "questions with an answer",
-                 "no_ans_total": "questions without an answer"}
 LOWER_IS_BETTER = {"loss", "mse"}
 SPEED_TEXTS = 50  # validation texts timed per run
 SPEED_SETTINGS = {"repeats": 50, "batch_rows": 256}  # single-text calls timed; rows in the batch run
