@@ -36,6 +36,23 @@ def start_from_train_tab(page, sample: str, data_note: str, model_name: str) -> 
     page.get_by_text("Best checkpoint").wait_for()
 
 
+def compare_seeds(page, prefix: str) -> None:
+    """The Compare tab on the two finished jobs of a task (seeds 1 and 2), until the verdict is written."""
+    open_tab(page, "Compare")
+    choose(page, "compare-run-a", f"{prefix} seed 1")
+    choose(page, "compare-run-b", f"{prefix} seed 2")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.locator("#compare-verdict").get_by_text("validation").first.wait_for(timeout=120_000)
+
+
+def open_results(page, run: str, summary: str) -> None:
+    """The Results tab on one run, until its summary line shows."""
+    open_tab(page, "Results")
+    page.get_by_role("button", name="Refresh list", exact=True).last.click()
+    choose(page, "results-run", run)
+    page.get_by_text(summary).wait_for(timeout=60_000)
+
+
 # ---------------------------------------------------------------- extractive QA
 
 
@@ -76,18 +93,11 @@ def test_qa_playground_marks_the_answer_in_the_context(qa_jobs, page):
 
 
 def test_qa_compare_results_and_export(qa_jobs, page, tmp_path):
-    open_tab(page, "Compare")
-    choose(page, "compare-run-a", "qa seed 1")
-    choose(page, "compare-run-b", "qa seed 2")
-    page.get_by_role("button", name="Compare", exact=True).click()
-    page.locator("#compare-verdict").get_by_text("validation").first.wait_for(timeout=120_000)
+    compare_seeds(page, "qa")
     assert page.get_by_role("gridcell", name="Latency, one text (p50)").is_visible()
     screenshot(page, "qa_compare")
 
-    open_tab(page, "Results")
-    page.get_by_role("button", name="Refresh list", exact=True).last.click()
-    choose(page, "results-run", "qa seed 1")
-    page.get_by_text("validation questions · exact match").wait_for(timeout=60_000)
+    open_results(page, "qa seed 1", "validation questions · exact match")
     page.get_by_text("answerable").first.wait_for()
     screenshot(page, "qa_results")
     assert_export_downloads(page, qa_jobs[0], tmp_path)
@@ -146,17 +156,10 @@ def test_multi_label_playground_threshold_changes_the_labels_given(multi_label_j
 
 
 def test_multi_label_compare_results_and_export(multi_label_jobs, page, tmp_path):
-    open_tab(page, "Compare")
-    choose(page, "compare-run-a", "tags seed 1")
-    choose(page, "compare-run-b", "tags seed 2")
-    page.get_by_role("button", name="Compare", exact=True).click()
-    page.locator("#compare-verdict").get_by_text("validation").first.wait_for(timeout=120_000)
+    compare_seeds(page, "tags")
     assert page.get_by_role("gridcell", name="micro F1").first.is_visible()
 
-    open_tab(page, "Results")
-    page.get_by_role("button", name="Refresh list", exact=True).last.click()
-    choose(page, "results-run", "tags seed 1")
-    page.get_by_text("validation rows · micro-F1").wait_for(timeout=60_000)
+    open_results(page, "tags seed 1", "validation rows · micro-F1")
     page.get_by_text("Per label at threshold 0.50").wait_for()
     screenshot(page, "multi_label_results")
     assert_export_downloads(page, multi_label_jobs[0], tmp_path)
