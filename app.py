@@ -36,10 +36,10 @@ def parse_args() -> argparse.Namespace:
 
 def make_services(args: argparse.Namespace, runner):
     """The server's shared state from the flags; a StudioError names a flag's problem in one sentence."""
-    from backend.access import load_users
-    from backend.limits import Limits
+    from backend.access.services import Services
+    from backend.access.users import load_users
+    from backend.jobs.limits import Limits
     from backend.schemas import COMPLETED, StudioError
-    from backend.services import Services
 
     users = load_users(args.users)
     limits = (Limits.for_class() if users else Limits()).with_overrides(
@@ -59,7 +59,7 @@ def main() -> None:
     args = parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nothing phones home from a classroom server
-    from backend.jobs import JobRunner
+    from backend.jobs.runner import JobRunner
     from backend.schemas import StudioError
     from ui.app import build_app, launch_options
 

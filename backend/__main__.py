@@ -57,7 +57,7 @@ def print_json(value) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from backend import catalog
+    from backend.models import catalog
 
     rows = catalog.list_models()
     if args.json:
@@ -75,14 +75,14 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from backend import data
+    from backend.data import checks as data
 
     print_json(data.validate(data_spec_from(args, args.csv)).to_dict())
     return 0
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from backend import tokenization
+    from backend.data import preview as tokenization
 
     print_json(tokenization.preview_data(data_spec_from(args, args.csv), args.model, args.max_length, args.rows,
                                          doc_stride=args.doc_stride))
@@ -105,7 +105,7 @@ def job_spec_from(args: argparse.Namespace) -> JobSpec:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from backend import trainer
+    from backend.training import trainer
 
     spec = job_spec_from(args)
     results = trainer.train(spec, Path(args.output_dir), resume=args.resume)
@@ -115,14 +115,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from backend import compare
+    from backend.serving import compare
 
     print_json(compare.compare_runs(args.run_a, args.run_b, remeasure=args.remeasure))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from backend import export
+    from backend.serving import export
 
     path = export.export_run(args.run_dir, args.output)
     print(json.dumps({"output": str(path), "bytes": path.stat().st_size}))
@@ -130,7 +130,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from backend import batch_scoring, inference
+    from backend.serving import batch_scoring, inference
 
     if args.csv is not None:
         if not args.output or args.text_pair is not None or args.explain:
@@ -228,7 +228,7 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     """Print pbkdf2_sha256$...: paste it into the password column of a users file instead of the password."""
     import getpass
 
-    from backend.access import hash_password
+    from backend.access.users import hash_password
 
     password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("Password: ")
     if not password:

@@ -26,8 +26,10 @@ import torch
 import preview_speed  # noqa: F401  (importing it puts the repo on sys.path)
 from results import append_results, machine
 
-from backend import data, inference, runs, trainer  # noqa: E402
+from backend.data import checks as data, reading  # noqa: E402
 from backend.schemas import DataSpec, JobSpec  # noqa: E402
+from backend.serving import inference  # noqa: E402
+from backend.training import runs, trainer  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 RUN_DIR = BENCH / "out" / "inference_latency" / "run"
@@ -90,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
 
     build_run(args.rebuild)
-    texts = data.read_table(CSV).frame["text"].tolist()
+    texts = reading.read_table(CSV).frame["text"].tolist()
     times = compare(texts, args.calls)
     sentence = explain_sentence(texts)
     inference.explain(RUN_DIR, sentence)  # warm-up

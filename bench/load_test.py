@@ -171,7 +171,7 @@ def train_in_store(data_dir: Path, owners: list[str], model: str, steps: int) ->
     """Each owner's finished job, trained one after another in this process before the server starts, through
     the job store the server then opens (JobRunner.run_inline): the state a class is in when it comes back to
     models trained in an earlier lesson. Seconds where the API's one process per job takes minutes."""
-    from backend.jobs import JobRunner
+    from backend.jobs.runner import JobRunner
     from backend.schemas import DataSpec, JobSpec
 
     model = str(Path(model).resolve()) if Path(model).is_dir() else model  # as the server's check_model keys it
@@ -311,7 +311,7 @@ def make_logins(folder: Path, sessions: int, login: bool) -> list:
 
 
 def owners(logins: list) -> list[str]:
-    from backend.access import LOCAL_USER
+    from backend.access.users import LOCAL_USER
 
     return [login[0] if login else LOCAL_USER for login in logins]
 

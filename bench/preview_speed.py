@@ -20,7 +20,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from backend import catalog, tokenization  # noqa: E402
+from backend.data import preview as tokenization  # noqa: E402
+from backend.models import catalog  # noqa: E402
 from results import append_results, machine  # noqa: E402
 
 def sms_texts(rows: int) -> list[str]:

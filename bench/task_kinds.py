@@ -26,8 +26,10 @@ sys.path.insert(0, str(REPO))
 
 from results import append_results  # noqa: E402
 
-from backend import compare, head_to_head, runs, tokenization  # noqa: E402
+from backend.data import preview as tokenization  # noqa: E402
 from backend.schemas import TASK_KINDS, DataSpec  # noqa: E402
+from backend.serving import compare, head_to_head  # noqa: E402
+from backend.training import runs  # noqa: E402
 
 OUT = REPO / "bench" / "out" / "task_kinds"
 SAMPLES = [REPO / "sample_data" / name for name in ("qa_questions.csv", "support_tickets_multilabel.csv")]
@@ -53,7 +55,7 @@ def run_job(spec, folder: Path) -> float:
 def bench_csv(csv: Path, preset: str, max_steps: int | None, reuse: bool = False) -> list[str]:
     data = DataSpec(train_csv=str(csv))
     preview = tokenization.preview_data(data, None, 512, 0, with_bert=False)
-    from backend import data as data_module
+    from backend.data import checks as data_module
     report = data_module.validate(data)
     data.task = report.task
     plan = head_to_head.plan_comparison(data, preset=preset, suggested_max_length=preview["suggested_max_length"])

@@ -5,7 +5,7 @@ questions, 6 coarse classes, or its SMS spam set): 2,000 training rows and a hel
 bench/out/data (never committed). Variants:
 
     a  transformers Trainer, defaults, every row padded to max_length 128 (fp32)
-    b  our trainer (backend.trainer.train), precision fp32: length-grouped batches, dynamic padding
+    b  our trainer (backend.training.trainer.train), precision fp32: length-grouped batches, dynamic padding
     c  our trainer, precision auto (bf16 autocast on a CPU with avx512_bf16 / amx_bf16, else fp32)
 
 Each run is its own process, so its peak RSS (VmHWM) is its own; the variants are interleaved (a b c a b c ...)
@@ -91,7 +91,7 @@ def write_csvs(dataset: str, rows: int, eval_rows: int) -> DataSpec:
 
 def real_tokens_per_row(spec: JobSpec) -> float:
     """Mean non-pad tokens of a training row (special tokens included), truncated at max_length."""
-    from backend import catalog
+    from backend.models import catalog
 
     texts = pd.read_csv(spec.data.train_csv)["text"].astype(str).tolist()
     ids = catalog.load_tokenizer(spec.model)(texts, truncation=True, max_length=spec.max_length)["input_ids"]
@@ -106,8 +106,9 @@ def run_transformers_trainer(spec: JobSpec, out: Path, eval_every: int) -> dict:
     from datasets import Dataset
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from backend import catalog, data
-    from backend.metrics import compute_metrics
+    from backend.data import checks as data
+    from backend.models import catalog
+    from backend.tasks.metrics import compute_metrics
 
     splits = data.load_splits(spec.data)
     tokenizer = catalog.load_tokenizer(spec.model)
@@ -151,8 +152,8 @@ def run_transformers_trainer(spec: JobSpec, out: Path, eval_every: int) -> dict:
 
 
 def run_our_trainer(spec: JobSpec, out: Path, eval_every: int) -> dict:
-    from backend import trainer
-    from backend.tracking import read_metrics
+    from backend.training import trainer
+    from backend.training.tracking import read_metrics
 
     spec.eval_every_steps = eval_every
     step_ends = []

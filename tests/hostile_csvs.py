@@ -10,7 +10,7 @@ the app must answer:
 `report` lists fields the validation report must have when the file is used. `limits` are read_table's keyword
 limits that a server may set lower than the defaults (a row cap of 50 proves the row check without a million rows).
 
-Used by tests/test_hostile_csvs.py (backend: one case per fresh process, time and peak memory measured) and
+Used by tests/data/test_hostile_csvs.py (backend: one case per fresh process, time and peak memory measured) and
 tests/ui/test_hostile_uploads.py (the same files through the running server's API).
 """
 from __future__ import annotations

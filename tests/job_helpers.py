@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.jobs import ANY_OWNER, JobRunner
-from backend.runs import latest_checkpoint
+from backend.jobs.runner import ANY_OWNER, JobRunner
 from backend.schemas import FINISHED_STATES, DataSpec, JobSpec
+from backend.training.runs import latest_checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FAKE = Path(__file__).parent / "fakes" / "fake_trainer.py"

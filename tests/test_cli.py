@@ -109,7 +109,7 @@ def test_train_refuses_an_unknown_model_in_one_line():
 
 
 def test_hash_password_prints_a_hash_the_users_file_accepts(tmp_path):
-    from backend.access import load_users
+    from backend.access.users import load_users
 
     done = subprocess.run([sys.executable, "-m", "backend", "hash-password", "--stdin"], cwd=ROOT, input="s3cret\n",
                           capture_output=True, text=True, timeout=120)

@@ -10,10 +10,13 @@ from pathlib import Path
 import gradio as gr
 from gradio.data_classes import FileData
 
-from backend import analysis, catalog, compare, data, inference, presets, tokenization
+from backend.access.services import Services
+from backend.data import checks as data, preview as tokenization
+from backend.jobs.status import job_status
+from backend.models import catalog
 from backend.schemas import DataSpec, StudioError
-from backend.status import job_status
-from backend.services import Services
+from backend.serving import analysis, compare, inference
+from backend.training import presets
 from ui.session import viewer_of
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 from starlette.middleware import Middleware
 
-from backend.services import Services
+from backend.access.services import Services
 from ui import api
 from ui.guard import PathGuard
 from ui.session import viewer_of

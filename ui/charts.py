@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from backend import runs
+from backend.training import runs
 
 QA_STAT_ROWS = (  # extractive QA: lengths of whole (question, context) pairs, then how they split into windows
     ("mean", "Mean length, question + context (tokens)", "{:.1f}"),

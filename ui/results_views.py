@@ -1,5 +1,5 @@
-"""A finished run's error report (backend.analysis) -> what the Results tab draws: summaries, tables and plots, one
-set per task kind."""
+"""A finished run's error report (backend.serving.analysis) -> what the Results tab draws: summaries, tables and
+plots, one set per task kind."""
 from __future__ import annotations
 
 import pandas as pd

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from backend.access import Viewer
-from backend.services import Services
+from backend.access.services import Services
+from backend.access.users import Viewer
 
 
 def viewer_of(request: gr.Request | None, services: Services) -> Viewer:

@@ -3,7 +3,7 @@
 It reads DIR/spec.json; `max_steps` is the number of steps and `name` picks a behaviour:
 "" trains normally, "crash" raises at step 3 (exit 1), "diverge" ends with outcome diverged at step 3,
 "fail" ends with outcome failed, "deaf" ignores SIGTERM, "slow-stop" takes a second to stop. Each step sleeps
-FAKE_STEP_SECONDS (default 0.05) and checkpoints as checkpoints/step-NNNNNNNN/ (the layout of backend/runs.py).
+FAKE_STEP_SECONDS (default 0.05) and checkpoints as checkpoints/step-NNNNNNNN/ (the layout of backend/training/runs.py).
 As the real trainer: SIGTERM finishes the step, checkpoints and writes outcome "stopped"; later SIGTERMs are ignored.
 It notes a SIGTERM in DIR/sigterm, and appends argv and CUDA_VISIBLE_DEVICES to DIR/starts.jsonl at each start.
 """

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 
-from backend import runs
+from backend.training import runs
 from tests.conftest import SAMPLE_DATA
 from tests.ui.conftest import AppServer, screenshot
 from tests.ui.test_server_recovery import pid_alive, wait_for

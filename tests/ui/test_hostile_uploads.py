@@ -6,7 +6,7 @@ The server runs on the default limits (200 MB uploads, 1,000,000 rows), so the c
 row cap (`limits`) is left to the backend test. Memory is read from /proc/<pid>/status after every call:
 
 - the peak (VmHWM) may rise at most SERVER_EXTRA_MB above the resident size after a warm-up validation: the
-  backend's own bound (tests/test_hostile_csvs.py: 150 MB, for the file's bytes once and at most a million rows)
+  backend's own bound (tests/data/test_hostile_csvs.py: 150 MB, for the file's bytes once and at most a million rows)
   plus room for gradio's handling of the request (uploads are streamed to disk, so a 60 MB file costs little there);
 - after the whole corpus the resident size (VmRSS) must be back within SERVER_KEPT_MB of that baseline, so no
   upload's bytes are kept (before read_table cleared a failed read's frames, each 60 MB file stayed alive with

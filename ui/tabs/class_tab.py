@@ -9,9 +9,9 @@ import html
 import gradio as gr
 import pandas as pd
 
+from backend.access.services import Services
+from backend.jobs.status import job_summary
 from backend.schemas import FINISHED_STATES, StudioError
-from backend.services import Services
-from backend.status import job_summary
 from ui import charts
 from ui.session import viewer_of
 

@@ -6,11 +6,11 @@ import uuid
 
 import gradio as gr
 
-from backend import compare, head_to_head
-from backend.presets import PRESETS
+from backend.access.services import Services
+from backend.jobs.status import job_status
 from backend.schemas import DataSpec, StudioError
-from backend.services import Services
-from backend.status import job_status
+from backend.serving import compare, head_to_head
+from backend.training.presets import PRESETS
 from ui import charts, compare_view
 from ui.session import viewer_of
 from ui.tabs.data_tab import default_key, model_choices

@@ -6,9 +6,10 @@ from dataclasses import asdict
 
 import gradio as gr
 
-from backend import catalog, data, tokenization
+from backend.access.services import Services, sample_files
+from backend.data import checks as data, preview as tokenization
+from backend.models import catalog
 from backend.schemas import DataSpec, StudioError, TASK_KINDS
-from backend.services import Services, sample_files
 from ui import charts
 from ui.session import viewer_of
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from backend import batch_scoring, inference
+from backend.access.services import Services
 from backend.schemas import StudioError
-from backend.services import Services
+from backend.serving import batch_scoring, inference
 from ui import charts
-from backend.access import Viewer
+from backend.access.users import Viewer
 from ui.session import viewer_of
 
 NONE = "(none)"

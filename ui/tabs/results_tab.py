@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from backend import analysis, export
+from backend.access.services import Services
 from backend.schemas import StudioError
-from backend.services import Services
+from backend.serving import analysis, export
 from ui import charts
 from ui import results_views as views
 from ui.session import viewer_of

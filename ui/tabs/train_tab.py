@@ -7,11 +7,12 @@ from pathlib import Path
 
 import gradio as gr
 
-from backend import catalog, presets
-from backend.presets import PRESETS
+from backend.access.services import Services
+from backend.jobs.status import job_status, job_summary, model_name
+from backend.models import catalog
 from backend.schemas import DataSpec, JobSpec, StudioError
-from backend.services import Services
-from backend.status import job_status, job_summary, model_name
+from backend.training import presets
+from backend.training.presets import PRESETS
 from ui import charts
 from ui.session import viewer_of
 from ui.tabs.data_tab import default_key, model_choices

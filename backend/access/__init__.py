@@ -1,0 +1,1 @@
+"""Users and passwords, and the services gate every UI/API request passes."""

@@ -1,0 +1,1 @@
+"""The job store and the runner that starts one training process per job, workers, limits, status."""

@@ -1,0 +1,1 @@
+"""The model catalog, where each model resolves, and model files on disk."""

@@ -1,0 +1,1 @@
+"""A finished run in use: inference, batch scoring, error analysis, comparison and export."""

@@ -1,0 +1,1 @@
+"""What differs between task kinds: their data, features, metrics, inference and analysis."""

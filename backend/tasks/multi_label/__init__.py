@@ -1,0 +1,1 @@
+"""Multi-label classification: several labels a row, one separated column or one column each."""

@@ -1,0 +1,1 @@
+"""Extractive question answering: SQuAD-style tables, windows over long contexts, spans and metrics."""
