@@ -298,6 +298,8 @@ def _read_eval(path: str, columns: dict, labels: list[str] | None, warnings: lis
 def _split(data: pd.DataFrame, stratified: bool, fraction: float, seed: int, name: str, warnings: list):
     """Hold out the nearest whole `fraction` of each class (or of all rows) at random with a fixed seed, keeping
     at least one row of each class for training; a tiny file still gives one row of its largest class."""
+    # Not scikit-learn's StratifiedShuffleSplit: it rounds the total, not each class, so at high fractions it can
+    # leave a small class no training row, and it refuses hold-outs smaller than the number of classes.
     shuffled = data.iloc[np.random.RandomState(seed).permutation(len(data))]
     groups = shuffled["label"] if stratified else pd.Series(0, index=shuffled.index)
     sizes = groups.value_counts()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from backend.data.checks import load_splits
 from backend.models.files import safetensors_files
@@ -141,12 +142,12 @@ def _classification_report(frame: pd.DataFrame, labels: list[str], max_examples:
     index = {label: i for i, label in enumerate(labels)}
     gold, pred = frame["gold"].map(index).to_numpy(int), frame["predicted"].map(index).to_numpy(int)
     k = len(labels)
-    matrix = np.bincount(gold * k + pred, minlength=k * k).reshape(k, k)
+    matrix = confusion_matrix(gold, pred, labels=range(k)) if len(frame) else np.zeros((k, k), dtype=np.int64)
     mistakes = frame[~frame["correct"].astype(bool)].sort_values("confidence", ascending=False, kind="stable")
     examples = [{"text": row.text, "text_pair": row.text_pair, "gold": row.gold, "predicted": row.predicted,
                  "confidence": _round(row.confidence), "gold_probability": _round(row.scores[row.gold])}
                 for row in mistakes.head(max_examples).itertuples(index=False)]
-    per_class = _per_class(matrix, labels)
+    per_class = _per_class(gold, pred, labels)
     return {"accuracy": _round(np.trace(matrix) / max(len(frame), 1)),
             "macro_f1": _round(np.mean([row["f1"] for row in per_class])),
             "confusion_matrix": matrix.tolist(), "per_class": per_class, "misclassified": examples,
@@ -155,16 +156,13 @@ def _classification_report(frame: pd.DataFrame, labels: list[str], max_examples:
                                                           frame["correct"].to_numpy(bool), k)}
 
 
-def _per_class(matrix: np.ndarray, labels: list[str]) -> list[dict]:
-    rows = []
-    for i, label in enumerate(labels):
-        hits, predicted, support = matrix[i, i], matrix[:, i].sum(), matrix[i].sum()
-        precision = hits / predicted if predicted else 0.0  # never predicted: 0, like scikit-learn's zero_division=0
-        recall = hits / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append({"label": label, "precision": _round(precision), "recall": _round(recall), "f1": _round(f1),
-                     "support": int(support)})
-    return rows
+def _per_class(gold: np.ndarray, pred: np.ndarray, labels: list[str]) -> list[dict]:
+    """Label indices in, one row per label out; a label never predicted has precision 0 (zero_division=0)."""
+    if not len(gold):
+        return [{"label": label, "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for label in labels]
+    scores = precision_recall_fscore_support(gold, pred, labels=range(len(labels)), zero_division=0)
+    return [{"label": label, "precision": _round(precision), "recall": _round(recall), "f1": _round(f1),
+             "support": int(support)} for label, precision, recall, f1, support in zip(labels, *scores)]
 
 
 def _confidence_histogram(confidence: np.ndarray, correct: np.ndarray, num_labels: int) -> list[dict]:

@@ -1,6 +1,8 @@
 """Task metrics: a table from task kind to the metrics it reports and the one that picks the best checkpoint.
 
-Plain numpy, no scikit-learn: the formulas are short and this keeps the training process light.
+The scores come from scikit-learn and scipy, whose results are the ones users compare against; this module only
+turns model outputs into their inputs and pins the edge cases (empty inputs and undefined scores give 0, not NaN or
+an error). The losses stay in numpy: they are the training losses, computed from logits as torch does.
 Predictions arrive as the model's raw outputs: logits of shape (n, num_labels) for classification,
 values of shape (n,) or (n, 1) for regression.
 """
@@ -10,73 +12,64 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy import stats
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, mean_squared_error
 
 from backend.tasks.qa.squad import squad_v2_scores
 
 
 def accuracy(pred: np.ndarray, gold: np.ndarray) -> float:
-    return float(np.mean(pred == gold)) if len(gold) else 0.0
-
-
-def _confusion(pred: np.ndarray, gold: np.ndarray, num_labels: int) -> np.ndarray:
-    """Rows are gold classes, columns predicted classes."""
-    matrix = np.zeros((num_labels, num_labels), dtype=np.int64)
-    np.add.at(matrix, (gold, pred), 1)
-    return matrix
-
-
-def _per_class_f1(matrix: np.ndarray) -> np.ndarray:
-    true_pos = np.diag(matrix).astype(float)
-    # 2tp / (2tp + fp + fn); a class never predicted nor present scores 0, like scikit-learn's zero_division=0.
-    denominator = matrix.sum(axis=0) + matrix.sum(axis=1)
-    return np.divide(2 * true_pos, denominator, out=np.zeros_like(true_pos), where=denominator > 0)
+    return float(accuracy_score(gold, pred)) if len(gold) else 0.0
 
 
 def macro_f1(pred: np.ndarray, gold: np.ndarray, num_labels: int) -> float:
-    return float(_per_class_f1(_confusion(pred, gold, num_labels)).mean())
+    """The mean over all `num_labels` classes: a class never predicted nor present scores 0 and still counts."""
+    if not len(gold):
+        return 0.0
+    return float(f1_score(gold, pred, average="macro", labels=range(num_labels), zero_division=0))
 
 
 def positive_f1(pred: np.ndarray, gold: np.ndarray) -> float:
     """F1 of class 1: with sorted labels that is the second name ("1" of 0/1, "positive" of negative/positive)."""
-    return float(_per_class_f1(_confusion(pred, gold, 2))[1])
+    return float(f1_score(gold, pred, labels=[1], average="macro", zero_division=0)) if len(gold) else 0.0
 
 
 def mcc(pred: np.ndarray, gold: np.ndarray, num_labels: int) -> float:
-    """Matthews correlation, multiclass form (Gorodkin 2004); 0 when undefined (one class predicted or present)."""
-    matrix = _confusion(pred, gold, num_labels).astype(float)
-    total, correct = matrix.sum(), np.trace(matrix)
-    predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
-    numerator = correct * total - predicted @ actual
-    denominator = np.sqrt((total**2 - predicted @ predicted) * (total**2 - actual @ actual))
-    return float(numerator / denominator) if denominator > 0 else 0.0
+    """Matthews correlation, multiclass form; 0 when undefined (one class predicted or present). Classes absent
+    from both sides do not change it, so `num_labels` is not needed by scikit-learn."""
+    if len(np.union1d(pred, gold)) < 2:  # scikit-learn returns 0 here too, but warns about the one label
+        return 0.0
+    return float(matthews_corrcoef(gold, pred))
+
+
+def _correlation(statistic: Callable, pred: np.ndarray, gold: np.ndarray) -> float:
+    """0 when either side is constant or there are fewer than two values: no relation can be measured (early in
+    training predictions often are constant), where scipy warns and gives NaN."""
+    if len(gold) < 2 or np.ptp(pred) == 0 or np.ptp(gold) == 0:
+        return 0.0
+    return float(statistic(pred, gold).statistic)
 
 
 def pearson(pred: np.ndarray, gold: np.ndarray) -> float:
-    """0 when either side is constant: no linear relation can be measured (early in training predictions often are)."""
-    pred, gold = pred - pred.mean(), gold - gold.mean()
-    denominator = np.sqrt((pred @ pred) * (gold @ gold))
-    return float(pred @ gold / denominator) if denominator > 0 else 0.0
+    return _correlation(stats.pearsonr, pred, gold)
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks where ties share the mean of the ranks they span."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    # Start index of each run of equal values, and the run each sorted position belongs to.
-    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-    run_of = np.cumsum(np.r_[True, sorted_values[1:] != sorted_values[:-1]]) - 1
-    ends = np.r_[starts[1:], len(values)]
-    ranks = np.empty(len(values), dtype=float)
-    ranks[order] = ((starts + ends + 1) / 2.0)[run_of]
-    return ranks
+    return stats.rankdata(values, method="average")
 
 
 def spearman(pred: np.ndarray, gold: np.ndarray) -> float:
-    return pearson(average_ranks(pred), average_ranks(gold))
+    """Pearson correlation of the average ranks."""
+    return _correlation(stats.spearmanr, pred, gold)
 
 
 def mse(pred: np.ndarray, gold: np.ndarray) -> float:
-    return float(np.mean((pred - gold) ** 2)) if len(gold) else 0.0
+    if not len(gold):
+        return 0.0
+    if not np.isfinite(pred).all():  # a diverged model: scikit-learn refuses NaN and inf, the run reports them
+        return float(np.mean((pred - gold) ** 2))
+    return float(mean_squared_error(gold, pred))
 
 
 def cross_entropy(logits: np.ndarray, gold: np.ndarray) -> float:
@@ -120,16 +113,16 @@ def multilabel_metrics(logits: np.ndarray, gold: np.ndarray, threshold: float = 
     rare label counts as much as a common one; subset accuracy is the share of rows with every label right.
     """
     logits, gold = np.asarray(logits, dtype=np.float64), np.asarray(gold, dtype=np.float64)
-    pred = (1 / (1 + np.exp(-logits)) >= threshold).astype(np.float64)
-    true_pos, false_pos, false_neg = (pred * gold).sum(0), (pred * (1 - gold)).sum(0), ((1 - pred) * gold).sum(0)
-    per_label = np.divide(2 * true_pos, 2 * true_pos + false_pos + false_neg, out=np.zeros_like(true_pos),
-                          where=(2 * true_pos + false_pos + false_neg) > 0)
-    pooled = 2 * true_pos.sum() + false_pos.sum() + false_neg.sum()
+    pred = (1 / (1 + np.exp(-logits)) >= threshold).astype(np.int64)
+    loss = binary_cross_entropy(logits, gold)
+    if not len(gold):
+        return {"loss": loss, "micro_f1": 0.0, "macro_f1": 0.0, "subset_accuracy": 0.0}
+    gold = gold.astype(np.int64)
     return {
-        "loss": binary_cross_entropy(logits, gold),
-        "micro_f1": float(2 * true_pos.sum() / pooled) if pooled else 0.0,
-        "macro_f1": float(per_label.mean()) if per_label.size else 0.0,
-        "subset_accuracy": float((pred == gold).all(axis=1).mean()) if len(gold) else 0.0,
+        "loss": loss,
+        "micro_f1": float(f1_score(gold, pred, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(gold, pred, average="macro", zero_division=0)),
+        "subset_accuracy": float(accuracy_score(gold, pred)),  # of multi-label indicators: the share of exact sets
     }
 
 

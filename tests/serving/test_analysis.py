@@ -90,7 +90,10 @@ def test_error_analysis_agrees_with_the_metrics_of_training(classifier_run):
 
 def test_per_class_scores_follow_the_confusion_matrix():
     # Gold rows, predicted columns: class "b" is never predicted, so its precision is 0, not an error.
-    rows = analysis._per_class(np.array([[3, 0, 1], [2, 0, 0], [0, 0, 4]]), ["a", "b", "c"])
+    matrix = np.array([[3, 0, 1], [2, 0, 0], [0, 0, 4]])
+    cells = [(g, p) for (g, p), count in np.ndenumerate(matrix) for _ in range(count)]
+    gold, pred = (np.array(side) for side in zip(*cells))
+    rows = analysis._per_class(gold, pred, ["a", "b", "c"])
     assert rows[0] == {"label": "a", "precision": 0.6, "recall": 0.75, "f1": pytest.approx(0.6667, abs=1e-4),
                        "support": 4}
     assert rows[1] == {"label": "b", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2}

@@ -93,3 +93,71 @@ def test_multilabel_metrics_by_hand():
 
     expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(logits), torch.tensor(gold * 1.0))
     assert scores["loss"] == pytest.approx(float(expected))  # the loss a sigmoid head trains with
+
+
+# ---------------------------------------------------------------- the same numbers as scikit-learn and scipy
+
+def test_classification_equals_scikit_learn_on_random_predictions():
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+    rng = np.random.default_rng(0)
+    gold, pred = rng.integers(0, 3, 200), rng.integers(0, 4, 200)  # class 3 is predicted but never present
+    scores = metrics.compute_metrics("pair_classification", one_hot_logits(pred, 5), gold)  # class 4: neither
+    assert scores["accuracy"] == pytest.approx(accuracy_score(gold, pred))
+    assert scores["macro_f1"] == pytest.approx(f1_score(gold, pred, average="macro", labels=range(5), zero_division=0))
+    assert scores["macro_f1"] == pytest.approx(f1_score(gold, pred, average=None, labels=range(4)).sum() / 5)
+    assert scores["mcc"] == pytest.approx(matthews_corrcoef(gold, pred))
+    binary_gold, binary_pred = gold % 2, pred % 2
+    binary = metrics.compute_metrics("text_classification", one_hot_logits(binary_pred, 2), binary_gold)
+    assert binary["f1"] == pytest.approx(f1_score(binary_gold, binary_pred))
+
+
+def test_regression_equals_scipy_and_scikit_learn_on_random_values():
+    from scipy import stats
+    from sklearn.metrics import mean_squared_error
+
+    rng = np.random.default_rng(1)
+    gold = rng.integers(0, 6, 200).astype(float)  # many ties, as in 0-5 similarity scores
+    values = gold + rng.normal(0, 1.5, 200)
+    scores = metrics.regression_metrics(values, gold)
+    assert scores["pearson"] == pytest.approx(stats.pearsonr(values, gold).statistic)
+    assert scores["spearman"] == pytest.approx(stats.spearmanr(values, gold).statistic)
+    assert scores["mse"] == scores["loss"] == pytest.approx(mean_squared_error(gold, values))
+    assert metrics.spearman(values, gold) == pytest.approx(metrics.pearson(metrics.average_ranks(values),
+                                                                           metrics.average_ranks(gold)))
+
+
+def test_multilabel_equals_scikit_learn_on_random_sets():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    rng = np.random.default_rng(2)
+    gold = (rng.random((200, 4)) < 0.3).astype(int)
+    gold[:, 3] = 0  # a label no row has
+    logits = rng.normal(-0.5, 2, (200, 4))
+    pred = (logits >= 0).astype(int)
+    scores = metrics.multilabel_metrics(logits, gold)
+    assert scores["micro_f1"] == pytest.approx(f1_score(gold, pred, average="micro", zero_division=0))
+    assert scores["macro_f1"] == pytest.approx(f1_score(gold, pred, average="macro", zero_division=0))
+    assert scores["subset_accuracy"] == pytest.approx(accuracy_score(gold, pred))
+
+
+@pytest.mark.filterwarnings("error")  # scipy's constant-input warning and scikit-learn's one-label warning included
+def test_edge_cases_give_zero_not_nan_nor_an_error():
+    empty = np.array([], dtype=int)
+    assert metrics.classification_metrics(np.zeros((0, 3)), empty) == {
+        "loss": 0.0, "accuracy": 0.0, "macro_f1": 0.0, "mcc": 0.0}
+    assert metrics.regression_metrics(np.zeros(0), np.zeros(0)) == {"loss": 0.0, "pearson": 0.0, "spearman": 0.0,
+                                                                    "mse": 0.0}
+    assert metrics.multilabel_metrics(np.zeros((0, 3)), np.zeros((0, 3))) == {
+        "loss": 0.0, "micro_f1": 0.0, "macro_f1": 0.0, "subset_accuracy": 0.0}
+    assert metrics.mcc(np.zeros(4, int), np.zeros(4, int), 2) == 0.0  # one class on both sides
+    assert metrics.positive_f1(np.zeros(4, int), np.zeros(4, int)) == 0.0  # class 1 never predicted nor present
+    assert metrics.pearson(np.array([1.0, 2.0]), np.full(2, 3.0)) == 0.0  # constant gold
+    assert metrics.spearman(np.array([2.0]), np.array([1.0])) == 0.0  # one value
+    assert metrics.macro_f1(np.array([0, 0]), np.array([0, 0]), 3) == pytest.approx(1 / 3)
+
+
+def test_a_diverged_regression_model_scores_nan_and_never_improves():
+    scores = metrics.regression_metrics(np.array([1.0, np.nan, 2.0]), np.array([1.0, 2.0, 3.0]))
+    assert np.isnan(scores["mse"]) and not metrics.is_improvement("regression", scores["mse"], None)
+    assert metrics.mse(np.array([np.inf, 1.0]), np.array([0.0, 1.0])) == np.inf

@@ -300,6 +300,7 @@ def split_rows(rows: pd.DataFrame, labels: list[str], fraction: float, seed: int
     move rows so that every label keeps a training row and, when it has a row to spare, gets a held-out row to be
     scored on. Stratifying by label set would not do: most sets are rare combinations, and a row serves all its
     labels at once."""
+    # Hand-written: scikit-learn has no multi-label stratifier, and stratifying by label set would not do (above).
     order = np.random.RandomState(seed).permutation(len(rows))
     held = int(min(len(rows) - 1, max(1, np.floor(len(rows) * fraction + 0.5))))
     in_eval = np.zeros(len(rows), dtype=bool)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit
 
 from backend.data import checks as data
 from backend.data.reading import Messages, _rows, read_table
@@ -317,13 +318,15 @@ def split_by_context(rows: pd.DataFrame, fraction: float, seed: int, name: str):
     with every question about them: evaluation then asks about text the model has not read in training, as its
     users will. Returns train, eval and the sentence the report shows."""
     keys = rows["context"].str.strip()
-    contexts = keys.unique()  # in the order they first appear, so the seed alone decides
-    if len(contexts) < 2:
+    contexts = keys.nunique()
+    if contexts < 2:
         raise _fail("one_context", name=name)
-    held = int(min(len(contexts) - 1, max(1, np.floor(len(contexts) * fraction + 0.5))))
-    chosen = contexts[np.random.RandomState(seed).permutation(len(contexts))[:held]]
-    in_eval = keys.isin(chosen).to_numpy()
-    split = (f"hold-out of {held:,} of the {len(contexts):,} contexts of {name} ({fraction:.0%}, seed {seed}), "
+    held = int(min(contexts - 1, max(1, np.floor(contexts * fraction + 0.5))))
+    splitter = GroupShuffleSplit(n_splits=1, test_size=held, random_state=seed)  # held: a count of contexts
+    _, eval_positions = next(splitter.split(rows, groups=keys))
+    in_eval = np.zeros(len(rows), dtype=bool)
+    in_eval[eval_positions] = True
+    split = (f"hold-out of {held:,} of the {contexts:,} contexts of {name} ({fraction:.0%}, seed {seed}), "
              "grouped by context: all questions about a context are on one side, so evaluation contexts are unseen "
              "in training")
     return rows[~in_eval], rows[in_eval], split
