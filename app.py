@@ -42,6 +42,12 @@ def make_services(args: argparse.Namespace, runner):
     from backend.schemas import COMPLETED, StudioError
 
     users = load_users(args.users)
+    plain = users.plain_text_names() if users else []
+    if plain:
+        shown = ", ".join(plain[:5]) + (f" and {len(plain) - 5} more" if len(plain) > 5 else "")
+        print(f"warning: {len(plain)} account(s) keep the password as plain text ({shown}); anyone who reads the "
+              "users file can sign in as them. Store hashes instead: python -m backend hash-password",
+              file=sys.stderr)
     limits = (Limits.for_class() if users else Limits()).with_overrides(
         active_jobs_per_user=args.max_active_jobs, queue_size=args.max_queue, job_minutes=args.job_time_limit,
         upload_mb=args.max_upload_mb, max_rows=args.max_rows)
@@ -51,8 +57,10 @@ def make_services(args: argparse.Namespace, runner):
             raise StudioError(f"There is no job {job_id} in {runner.data_dir}; pass the id of a finished job there.")
         if row["state"] != COMPLETED:
             raise StudioError(f"Job {job_id} has not completed, so it cannot be shown in a demo; pick a finished job.")
+    from ui.app import upload_folder
+
     return Services(data_dir=args.data_dir, runner=runner, model_dirs=args.allow_model_dir, users=users,
-                    limits=limits, demo_jobs=args.demo)
+                    limits=limits, demo_jobs=args.demo, upload_dirs=[upload_folder()])
 
 
 def main() -> None:

@@ -1,12 +1,14 @@
 """build_app(services): the tabs assembled, nothing else."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 from starlette.middleware import Middleware
 
 from backend.access.services import Services
 from ui import api
-from ui.guard import PathGuard
+from ui.guard import LoginClient, PathGuard, login_client
 from ui.session import viewer_of
 from ui.tabs.class_tab import create_class_tab
 from ui.tabs.compare_tab import create_compare_tab
@@ -81,6 +83,13 @@ def signed_in_text(viewer) -> str:
     return f"Signed in as **{viewer.name}**" + (" (teacher)" if viewer.teacher else "")
 
 
+def upload_folder() -> Path:
+    """Where Gradio puts what browsers and API clients upload (GRADIO_TEMP_DIR, or its folder in the temp dir)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder())
+
+
 def launch_options(services: Services, monitoring: bool = False) -> dict:
     """Launch settings that keep a shared server private and offline-friendly."""
     theme = gr.themes.Soft(
@@ -97,9 +106,10 @@ def launch_options(services: Services, monitoring: bool = False) -> dict:
         # Gradio keeps ~0.5 MB per browser or API session until this many (default 10,000: ~5 GB); the oldest go
         # first, and everything a person needs lives in the job store, so a dropped session loses nothing.
         "state_session_capacity": 1000,
-        "app_kwargs": {"middleware": [Middleware(PathGuard)]},
+        "app_kwargs": {"middleware": [Middleware(PathGuard), Middleware(LoginClient)]},
     }
     if services.users:
-        options["auth"] = services.users.check  # the login: a request's owner is the name it signed in with
+        # The login: a request's owner is the name it signed in with; failures are throttled per name and client.
+        options["auth"] = lambda name, password: services.users.check(name, password, client=login_client.get())
         options["auth_message"] = "MiniLM Studio: sign in with the name and password your teacher gave you."
     return options

@@ -6,9 +6,14 @@ in another case. Plain ASGI, so it sees the raw path exactly as the client sent 
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from urllib.parse import unquote
 
 FILE_ROUTE = "/gradio_api/file="
+LOGIN_ROUTES = ("/login", "/login/")
+# The address of the client whose login is being checked: Gradio calls the auth function with a name and a
+# password only, so this middleware tells it who is asking (the login throttle counts failures per client too).
+login_client: ContextVar[str | None] = ContextVar("login_client", default=None)
 DECODE_ROUNDS = 3  # %252e%252e is %2e%2e is ..
 
 
@@ -38,3 +43,21 @@ class PathGuard:
                 await send({"type": "http.response.body", "body": b"Forbidden: this path is not served."})
                 return
         await self.app(scope, receive, send)
+
+
+class LoginClient:
+    """ASGI middleware: while a login request is handled, `login_client` holds the client's address."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("path") not in LOGIN_ROUTES:
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        token = login_client.set(client[0] if client else None)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            login_client.reset(token)

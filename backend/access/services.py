@@ -32,10 +32,14 @@ class Services:
     users: Users | None = None  # None: no login, one local user
     limits: Limits = field(default_factory=Limits)
     demo_jobs: list[str] = field(default_factory=list)  # read-only demo: only these finished jobs, no training
+    # Where the web server puts fresh uploads (Gradio's upload folder); when set, keep_upload takes new files from
+    # there only. Empty (the CLI, tests): any readable file outside the data folder is a fresh upload.
+    upload_dirs: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
         self.model_dirs = [Path(folder).expanduser().resolve() for folder in self.model_dirs]
+        self.upload_dirs = [Path(folder).expanduser().resolve() for folder in self.upload_dirs]
         for sub in ("uploads", "runs", "outputs"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         self._submitting = threading.Lock()  # a limit check and the submit it allows happen as one step
@@ -152,20 +156,25 @@ class Services:
     def keep_upload(self, path: str | Path, owner: str) -> Path:
         """Copy an uploaded file into the data folder, so jobs can rely on it after the browser's temp copy is gone.
 
-        Files already kept (a sample, or a file already in the data folder) are returned as they are, and the same
-        content uploaded again (or checked again after a column change) is kept once. Uploads above this server's
-        size or row limit are refused before they are kept.
+        Only the caller's own files are taken: a fresh upload, one of their kept uploads (returned as it is), or a
+        sample. Anything else in the data folder (another person's uploads, the job store, runs) is refused with
+        the same words as a vanished upload, so a refusal tells nothing about what exists. The same content
+        uploaded again (or checked again after a column change) is kept once. Uploads above this server's size or
+        row limit are refused before they are kept.
         """
-        source = Path(path).resolve()
-        if not source.is_file():
-            raise StudioError(f"The uploaded file {Path(path).name} is no longer on the server; please upload it again.")
-        if source.is_relative_to(SAMPLE_DATA.resolve()) or source.is_relative_to(self.data_dir):
+        source, name = Path(path).resolve(), Path(path).name
+        own = self.data_dir / "uploads" / safe_name(owner)
+        if source.is_file() and (source.is_relative_to(SAMPLE_DATA.resolve()) or source.is_relative_to(own)):
             return source
-        self._check_size(source, Path(path).name)
+        fresh = not source.is_relative_to(self.data_dir) and (
+            not self.upload_dirs or any(source.is_relative_to(folder) for folder in self.upload_dirs))
+        if not (fresh and source.is_file()):
+            raise StudioError(f"The uploaded file {name} is no longer on the server; please upload it again.")
+        self._check_size(source, name)
         # A folder per content keeps the person's own file name, which reports and specs show back to them.
         with source.open("rb") as handle:
             digest = hashlib.file_digest(handle, "sha256").hexdigest()[:16]
-        folder = self.data_dir / "uploads" / safe_name(owner) / digest
+        folder = own / digest
         target = folder / safe_name(source.name)
         if not target.is_file():
             folder.mkdir(parents=True, exist_ok=True)
@@ -173,7 +182,6 @@ class Services:
             shutil.copyfile(source, temp)
             temp.replace(target)
         return target
-
 
     def _check_size(self, source: Path, name: str) -> None:
         size, limit = source.stat().st_size, self.limits.upload_bytes

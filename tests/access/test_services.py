@@ -144,3 +144,22 @@ def test_uploads_above_the_size_or_row_limit_are_refused(tmp_path, write_csv):
             write_csv("text,label\n" + "x,a\n" * 5, name="long.csv"), owner="ana")
     quoted = write_csv('text,label\n"one\nline\nwith\nbreaks",a\n"two",b\n', name="quoted.csv")  # 6 lines, 2 rows
     assert Services(tmp_path / "d3", limits=Limits(max_rows=3)).keep_upload(quoted, owner="ana").is_file()
+
+
+def test_only_the_callers_own_files_are_kept(tmp_path, write_csv):
+    """Another student's kept upload, the job store and a file outside the upload folder are refused with the
+    words of a vanished upload (a refusal tells nothing about what exists); one's own kept upload is reused."""
+    uploads = tmp_path / "gradio-uploads"
+    uploads.mkdir()
+    services = Services(tmp_path / "data", upload_dirs=[uploads])
+    fresh = uploads / "mine.csv"
+    fresh.write_text("text,label\nhi,a\n", encoding="utf-8")
+    bens = services.keep_upload(fresh, owner="ben")
+    assert services.keep_upload(bens, owner="ben") == bens
+    store = services.data_dir / "jobs.sqlite3"
+    store.write_bytes(b"not for students")
+    elsewhere = write_csv("text,label\nhi,a\n", name="elsewhere.csv")
+    for path in (bens, store, elsewhere, services.data_dir / "runs"):
+        with pytest.raises(StudioError, match="no longer on the server; please upload it again"):
+            services.keep_upload(path, owner="ana")
+    assert services.keep_upload(fresh, owner="ana").is_relative_to(services.data_dir / "uploads" / "ana")

@@ -2,12 +2,14 @@
 reaches every job, and nothing works without signing in. Ownership comes from the login alone."""
 from __future__ import annotations
 
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
 
-from tests.ui.conftest import login, start_sample_job, wait_state
+from tests.ui.conftest import CLASS_ACCOUNTS, login, start_sample_job, wait_state
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +84,24 @@ def test_a_wrong_password_does_not_sign_in(class_server):
 
     with pytest.raises(Exception):
         Client(class_server.url, auth=("ana", "ben-pw"), verbose=False)
+
+
+def _sign_in(url: str, name: str, password: str) -> int:
+    """POST the login form as the browser does; the HTTP status (200 signed in, 400 refused)."""
+    body = urllib.parse.urlencode({"username": name, "password": password}).encode()
+    try:
+        return urllib.request.urlopen(urllib.request.Request(f"{url.rstrip('/')}/login", data=body), timeout=30).status
+    except urllib.error.HTTPError as refused:
+        return refused.code
+
+
+def test_repeated_wrong_passwords_are_throttled_then_the_rightful_user_signs_in(class_server):
+    from backend.access.users import LoginThrottle
+
+    password = CLASS_ACCOUNTS["ben"][0]
+    for _ in range(LoginThrottle.FREE["name"] + 1):
+        assert _sign_in(class_server.url, "ben", "a guess") == 400
+    assert _sign_in(class_server.url, "ben", password) == 400  # held back for a moment, even with the right password
+    time.sleep(LoginThrottle.FIRST_WAIT_S + 0.5)
+    assert _sign_in(class_server.url, "ben", password) == 200
+    assert login(class_server, "ben").predict(api_name="/list_jobs") is not None

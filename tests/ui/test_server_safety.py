@@ -108,3 +108,21 @@ def test_an_api_call_cannot_name_a_file_it_did_not_upload(app_server):
                                             "", "", "", "", "", "", ""])
         assert "event: error" in answer and "was not uploaded by a user" in answer, answer
         assert "private text" not in answer and "root:" not in answer
+
+
+def test_the_login_check_knows_which_client_asks():
+    """Gradio gives the auth function a name and a password only; LoginClient adds the client's address, which
+    the login throttle counts failures by."""
+    import asyncio
+
+    from ui.guard import LoginClient, login_client
+
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(login_client.get())
+
+    guarded = LoginClient(app)
+    asyncio.run(guarded({"type": "http", "path": "/login", "client": ("10.1.2.3", 5555)}, None, None))
+    asyncio.run(guarded({"type": "http", "path": "/gradio_api/info", "client": ("10.1.2.3", 5555)}, None, None))
+    assert seen == ["10.1.2.3", None] and login_client.get() is None
