@@ -9,22 +9,27 @@ import json
 import sys
 from pathlib import Path
 
-from backend.schemas import DataSpec, JobSpec, StudioError, TASK_KINDS
+from backend import tasks
+from backend.schemas import DataSpec, JobSpec, StudioError
 
 EXIT_USAGE = 2
 DOC_STRIDE_HELP = "extractive QA: tokens shared by neighbouring windows of a long context (default: max length / 4)"
 
 
+def flags(option: str, dest: str) -> list[str]:
+    """`option` and the names task kinds give the same option (e.g. --question-column for --text-column): a kind
+    that reads other roles under the generic ones names them without the command line knowing which kind it is."""
+    return [option, *(alias for kind in tasks.KINDS.values() for alias in kind.cli_aliases.get(dest, ()))]
+
+
 def add_column_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-csv", help="validation CSV; without it a stratified split of the training CSV is held out")
-    # Extractive QA reads the same roles as the model does: the question is the text, the context the second
-    # text, the answer the label; its names are aliases of the same options.
-    parser.add_argument("--text-column", "--question-column", dest="text_column", metavar="COLUMN",
+    parser.add_argument(*flags("--text-column", "text_column"), dest="text_column", metavar="COLUMN",
                         help="column with the text, or the question for extractive QA (guessed from the headers "
                              "when left out)")
-    parser.add_argument("--text-pair-column", "--context-column", dest="text_pair_column", metavar="COLUMN",
+    parser.add_argument(*flags("--text-pair-column", "text_pair_column"), dest="text_pair_column", metavar="COLUMN",
                         help="column with the second text for text-pair tasks, or the context for extractive QA")
-    parser.add_argument("--label-column", "--answer-column", dest="label_column", metavar="COLUMN",
+    parser.add_argument(*flags("--label-column", "label_column"), dest="label_column", metavar="COLUMN",
                         help="column with the label, or the answer text for extractive QA (guessed when left out)")
     parser.add_argument("--answer-start-column", metavar="COLUMN",
                         help="extractive QA: column with the answer's character offset in the context (empty "
@@ -35,7 +40,8 @@ def add_column_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-columns", metavar="A,B,C", type=column_names,
                         help="multi-label: the 0/1 columns, one per label, comma-separated (detected when a table has "
                              "two or more 0/1 columns and no column named like a label)")
-    parser.add_argument("--task", choices=sorted(TASK_KINDS), help="task kind (detected from the columns when left out)")
+    parser.add_argument("--task", choices=sorted(tasks.names()),
+                        help="task kind (detected from the columns when left out)")
 
 
 def column_names(value: str) -> list[str]:
@@ -75,17 +81,17 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from backend.data import checks as data
+    from backend.tasks import loading
 
-    print_json(data.validate(data_spec_from(args, args.csv)).to_dict())
+    print_json(loading.validate(data_spec_from(args, args.csv)).to_dict())
     return 0
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from backend.data import preview as tokenization
+    from backend.tasks import loading
 
-    print_json(tokenization.preview_data(data_spec_from(args, args.csv), args.model, args.max_length, args.rows,
-                                         doc_stride=args.doc_stride))
+    print_json(loading.preview_data(data_spec_from(args, args.csv), args.model, args.max_length, args.rows,
+                                    doc_stride=args.doc_stride))
     return 0
 
 
@@ -191,16 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="predictions of a finished run for one text or a whole CSV")
     predict.add_argument("--run-dir", required=True, help="a finished run folder (spec.json, results.json, model/)")
     given = predict.add_mutually_exclusive_group(required=True)
-    given.add_argument("--text", "--question", dest="text",
+    given.add_argument(*flags("--text", "text"), dest="text",
                        help="one text (or the question, for extractive QA): prints its label and scores (value; "
                             "answer with its start, end and score) with latency_ms")
     given.add_argument("--csv", help="a CSV to score: writes --output and prints a summary")
-    predict.add_argument("--text-pair", "--context", dest="text_pair",
+    predict.add_argument(*flags("--text-pair", "text_pair"), dest="text_pair",
                          help="the second text, for models of text pairs; the context, for extractive QA")
     predict.add_argument("--output", help="where --csv writes its rows with the predictions appended")
-    predict.add_argument("--text-column", "--question-column", dest="text_column",
+    predict.add_argument(*flags("--text-column", "text_column"), dest="text_column",
                          help="--csv: the text (QA: question) column (default: the one the run trained on)")
-    predict.add_argument("--text-pair-column", "--context-column", dest="text_pair_column",
+    predict.add_argument(*flags("--text-pair-column", "text_pair_column"), dest="text_pair_column",
                          help="--csv: the second text (QA: context) column (default: the run's)")
     predict.add_argument("--explain", action="store_true", help="--text: add word attributions (Integrated Gradients)")
     predict.add_argument("--threshold", type=float,

@@ -15,15 +15,6 @@ class StudioError(ValueError):
     """An error with a sentence a user can act on. The CLI prints it as one line and exits 2."""
 
 
-# Task kinds, defined once. Keys are what specs, results and the CLI use; values are what people read.
-TASK_KINDS = {
-    "text_classification": "Single-text classification",
-    "pair_classification": "Text-pair classification",
-    "regression": "Regression (numeric labels)",
-    "multi_label_classification": "Multi-label classification",
-    "extractive_qa": "Extractive question answering",
-}
-
 # Job states, defined once.
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, INTERRUPTED, DIVERGED = (
     "queued", "running", "completed", "failed", "cancelled", "interrupted", "diverged",

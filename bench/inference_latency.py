@@ -26,7 +26,7 @@ import torch
 import preview_speed  # noqa: F401  (importing it puts the repo on sys.path)
 from results import append_results, machine
 
-from backend.data import checks as data, reading  # noqa: E402
+from backend.data import reading  # noqa: E402
 from backend.schemas import DataSpec, JobSpec  # noqa: E402
 from backend.serving import inference  # noqa: E402
 from backend.training import runs, trainer  # noqa: E402

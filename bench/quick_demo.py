@@ -32,7 +32,7 @@ import pandas as pd
 from train_speed import DATASETS, OUT, REPO, write_csvs  # puts the repo on sys.path
 from results import append_results, machine
 
-from backend.data import preview as tokenization  # noqa: E402
+from backend.tasks import loading  # noqa: E402
 from backend.models import catalog  # noqa: E402
 from backend.tasks.metrics import accuracy, macro_f1  # noqa: E402
 from backend.training import presets, runs  # noqa: E402
@@ -52,11 +52,12 @@ def majority_baseline(data_spec) -> dict:
 
 def tokens_per_row(spec) -> tuple[float, float]:
     """Real tokens per training row (truncated at max_length) and what our length-grouped batches pad them to."""
-    from backend.data import checks as data
+    from backend import tasks
     from backend.data.batching import LengthGroupedBatches, encode
 
-    splits = data.load_splits(spec.data)
-    encoded = encode(splits.train, catalog.load_tokenizer(spec.model), spec.max_length, splits.labels)
+    splits = loading.load_splits(spec.data)
+    labels = tasks.get(splits.task).label_values(splits.train, splits.labels)
+    encoded = encode(splits.train, catalog.load_tokenizer(spec.model), spec.max_length, labels)
     batches = LengthGroupedBatches(encoded.lengths, spec.batch_size, spec.seed).batches(0)
     padded = sum(len(batch) * encoded.lengths[batch].max() for batch in batches)
     return float(encoded.lengths.mean()), padded / len(encoded.lengths)
@@ -64,7 +65,7 @@ def tokens_per_row(spec) -> tuple[float, float]:
 
 def build_spec(args, data_spec):
     """The Train tab's path: preview → suggested max length → preset → the person's overrides."""
-    stats = tokenization.preview_data(data_spec, args.model, 128)
+    stats = loading.preview_data(data_spec, args.model, 128)
     resolution = catalog.resolve(args.model)
     learning_rate = resolution.defaults["learning_rate"] * args.lr_scale if args.lr_scale else None
     spec = presets.apply_preset("quick", data_spec, args.model, resolution.defaults, stats["suggested_max_length"],

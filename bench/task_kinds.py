@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 
 from results import append_results  # noqa: E402
 
-from backend.data import preview as tokenization  # noqa: E402
-from backend.schemas import TASK_KINDS, DataSpec  # noqa: E402
+from backend.tasks import loading  # noqa: E402
+from backend.schemas import DataSpec  # noqa: E402
 from backend.serving import compare, head_to_head  # noqa: E402
 from backend.training import runs  # noqa: E402
 
@@ -54,9 +54,8 @@ def run_job(spec, folder: Path) -> float:
 
 def bench_csv(csv: Path, preset: str, max_steps: int | None, reuse: bool = False) -> list[str]:
     data = DataSpec(train_csv=str(csv))
-    preview = tokenization.preview_data(data, None, 512, 0, with_bert=False)
-    from backend.data import checks as data_module
-    report = data_module.validate(data)
+    preview = loading.preview_data(data, None, 512, 0, with_bert=False)
+    report = loading.validate(data)
     data.task = report.task
     plan = head_to_head.plan_comparison(data, preset=preset, suggested_max_length=preview["suggested_max_length"])
     folders = {}
@@ -76,7 +75,7 @@ def bench_csv(csv: Path, preset: str, max_steps: int | None, reuse: bool = False
     latency = a["speed"]["latency_p50_ms"] / b["speed"]["latency_p50_ms"]
     throughput = a["speed"]["throughput_rows_per_s"] / b["speed"]["throughput_rows_per_s"]
     train_speed = a["train_samples_per_second"] / b["train_samples_per_second"]
-    row = (f"{TASK_KINDS[report.task]}, {csv.name} ({report.rows} train / {report.eval_rows} eval rows), "
+    row = (f"{report.task_name}, {csv.name} ({report.rows} train / {report.eval_rows} eval rows), "
            f"{a['name']} vs {b['name']}, preset {preset}, max length {plan['minilm'].max_length}"
            f"{f', {max_steps} steps' if max_steps else ''}: {quality}; MiniLM single-text latency **{latency:.2f}x** "
            f"(p50 {a['speed']['latency_p50_ms']:.1f} vs {b['speed']['latency_p50_ms']:.1f} ms, measured in one "

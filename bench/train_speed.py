@@ -106,21 +106,22 @@ def run_transformers_trainer(spec: JobSpec, out: Path, eval_every: int) -> dict:
     from datasets import Dataset
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from backend.data import checks as data
+    from backend import tasks
+    from backend.tasks import loading as data
     from backend.models import catalog
-    from backend.tasks.metrics import compute_metrics
 
     splits = data.load_splits(spec.data)
+    kind = tasks.get(splits.task)
     tokenizer = catalog.load_tokenizer(spec.model)
     torch.manual_seed(spec.seed)  # the same new head as our trainer's run of this seed
-    model = catalog.load_model(spec.model, splits.task, splits.labels)
+    model = catalog.load_model(spec.model, kind, splits.labels)
 
     def dataset(frame, padding):
         encoded = tokenizer(frame["text"].tolist(), padding=padding, max_length=spec.max_length, truncation=True)
         return Dataset.from_dict({**encoded, "labels": [model.config.label2id[x] for x in frame["label"]]})
 
     def metrics(prediction):
-        scores = compute_metrics(splits.task, prediction.predictions, prediction.label_ids)
+        scores = kind.metrics(prediction.predictions, prediction.label_ids)
         return {name: value for name, value in scores.items() if name != "loss"}  # the Trainer has its own eval_loss
 
     args = TrainingArguments(output_dir=str(out / "hf"), per_device_train_batch_size=spec.batch_size,

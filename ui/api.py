@@ -11,11 +11,11 @@ import gradio as gr
 from gradio.data_classes import FileData
 
 from backend.access.services import Services
-from backend.data import checks as data, preview as tokenization
 from backend.jobs.status import job_status
 from backend.models import catalog
 from backend.schemas import DataSpec, StudioError
 from backend.serving import analysis, compare, inference
+from backend.tasks import loading
 from backend.training import presets
 from ui.session import viewer_of
 
@@ -69,7 +69,7 @@ def register(services: Services) -> None:
         spec = data_spec(request, train_csv, eval_csv, text_column, text_pair_column, label_column, task,
                          {"answer_start_column": answer_start_column, "label_separator": label_separator,
                           "label_columns": label_columns})
-        return data.validate(spec).to_dict()
+        return loading.validate(spec).to_dict()
 
     @user_errors
     def preview_tokens(train_csv: FileData, model: str = "", max_length: int = 128, text_column: str = "",
@@ -81,7 +81,7 @@ def register(services: Services) -> None:
                          {"answer_start_column": answer_start_column, "label_separator": label_separator,
                           "label_columns": label_columns})
         model_key = services.check_model(model) if model else None
-        return tokenization.preview_data(spec, model_key, int(max_length), int(rows), doc_stride=doc_stride)
+        return loading.preview_data(spec, model_key, int(max_length), int(rows), doc_stride=doc_stride)
 
     @user_errors
     def start_job(train_csv: FileData, model: str = "", eval_csv: FileData | None = None, text_column: str = "",
@@ -96,7 +96,7 @@ def register(services: Services) -> None:
                           "label_columns": label_columns})
         model_key = services.check_model(model) if model else catalog.default_model("minilm")[0].key
         # The data's suggested max length, as the Train tab uses it: an API job is the same job.
-        suggested = tokenization.preview_data(spec, model_key, 512, 0, with_bert=False)["suggested_max_length"]
+        suggested = loading.preview_data(spec, model_key, 512, 0, with_bert=False)["suggested_max_length"]
         job = presets.apply_preset(
             preset, spec, model_key, catalog.resolve(model_key).defaults, suggested, epochs=epochs, max_steps=max_steps,
             batch_size=batch_size, learning_rate=learning_rate, max_length=max_length, seed=seed, doc_stride=doc_stride,

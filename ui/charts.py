@@ -47,9 +47,9 @@ def samples_frame(report: dict) -> pd.DataFrame:
     return pd.DataFrame(report.get("samples") or [])
 
 
-def stats_frame(previews: dict[str, dict]) -> pd.DataFrame:
-    """One row per statistic, one column per tokenizer."""
-    rows = QA_STAT_ROWS if any(p.get("task") == "extractive_qa" for p in previews.values()) else STAT_ROWS
+def stats_frame(previews: dict[str, dict], rows) -> pd.DataFrame:
+    """One row per statistic of `rows` (STAT_ROWS, or a kind's own: ui/task_views.STAT_ROWS), one column per
+    tokenizer."""
     table = {"": [label for _, label, _ in rows]}
     for name, preview in previews.items():
         table[name] = [_stat(preview, key, fmt) for key, _, fmt in rows]

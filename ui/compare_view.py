@@ -6,6 +6,7 @@ import html
 import pandas as pd
 
 from ui.charts import duration, message_html, plot_data
+from ui.task_views import views_of
 
 COST_ROWS = (  # (where in a side, what a person reads, format)
     ("num_parameters", "Parameters", lambda v: f"{v / 1e6:.1f}M"),
@@ -108,7 +109,7 @@ def disagreements_frame(result: dict) -> pd.DataFrame | None:
     found = result.get("disagreements") or {}
     a, b = result["a"]["name"], result["b"]["name"]
     rows = []
-    first, second = INPUT_NAMES.get(result.get("task"), ("text", "second text"))
+    first, second = views_of(result.get("task")).input_names  # e.g. question and context
     for example in found.get("examples", []):
         row = {first: example["text"]}
         if example.get("text_pair"):
@@ -118,9 +119,6 @@ def disagreements_frame(result: dict) -> pd.DataFrame | None:
             row[name] = side_text(side)
         rows.append(row)
     return pd.DataFrame(rows) if rows else None
-
-
-INPUT_NAMES = {"extractive_qa": ("question", "context")}  # task -> what the two texts of a row are
 
 
 def _shown(value) -> str:

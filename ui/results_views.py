@@ -1,7 +1,8 @@
 """A finished run's error report (backend.serving.analysis) -> what the Results tab draws: summaries, tables and
-plots, one set per task kind."""
+plots, one set per report view a task kind names (backend/tasks/base.py `Views.report`)."""
 from __future__ import annotations
 
+import gradio as gr
 import pandas as pd
 
 from ui.charts import plot_data
@@ -106,3 +107,42 @@ def qa_mistakes_frame(report: dict) -> pd.DataFrame:
     rows += [{"mistake": "answered the unanswerable", "question": e["question"], "true answer": "(no answer)",
               "model's answer": e["predicted"], "score": e["score"]} for e in report["answered_unanswerable"]]
     return pd.DataFrame(rows, columns=["mistake", "question", "true answer", "model's answer", "score"])
+
+
+# ---------------------------------------------------------------- each report as the Results tab's outputs
+# The six outputs: summary, first table, second table, histogram, scatter, examples (ui/task_views.REPORT_VIEWS).
+
+
+def classification_view(report: dict):
+    return (classification_summary_html(report),
+            gr.update(value=confusion_frame(report), visible=True,
+                      label="Confusion matrix (rows: true label, columns: predicted)"),
+            gr.update(value=per_class_frame(report), visible=True, label="Per class"),
+            gr.update(value=confidence_frame(report), visible=True), gr.update(visible=False),
+            gr.update(value=mistakes_frame(report), label="Mistakes, most confident first"))
+
+
+def regression_view(report: dict):
+    return (regression_summary_html(report), gr.update(value=None, visible=False),
+            gr.update(value=None, visible=False), gr.update(value=None, visible=False),
+            gr.update(value=points_frame(report), visible=True),
+            gr.update(value=worst_frame(report), label="Largest errors first"))
+
+
+def qa_view(report: dict):
+    return (qa_summary_html(report),
+            gr.update(value=qa_breakdown_frame(report), visible=True,
+                      label="Exact match and F1, answerable and unanswerable questions"),
+            gr.update(value=qa_outcomes_frame(report), visible=True, label="What the model did"),
+            gr.update(value=None, visible=False), gr.update(visible=False),
+            gr.update(value=qa_mistakes_frame(report), label="Mistakes: wrong answers, missed answers, "
+                                                                      "answers to unanswerable questions"))
+
+
+def multi_label_view(report: dict):
+    return (multi_label_summary_html(report),
+            gr.update(value=per_class_frame(report, "per_label"), visible=True,
+                      label=f"Per label at threshold {report['threshold']:.2f}"),
+            gr.update(value=None, visible=False), gr.update(value=None, visible=False), gr.update(visible=False),
+            gr.update(value=label_set_mistakes_frame(report), label="Wrong label sets, furthest first"))
+

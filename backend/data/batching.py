@@ -14,8 +14,6 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from backend.schemas import StudioError
-from backend.tasks.multi_label.data import multi_hot
 
 # Batches per sorted mega-batch: enough to group lengths (less padding), few enough that batches stay random.
 # On a small dataset a mega-batch of 50 batches holds most of the data, so batches sort by length, and where length
@@ -58,36 +56,16 @@ class Evaluation:
     score: Callable
 
 
-def label_values(frame: pd.DataFrame, labels: list[str] | None) -> np.ndarray:
-    """Class ids by position in the sorted label names, floats for regression (labels None), or for multi-label
-    (labels as tuples of names) one float32 row of 0/1 per text, a column per label."""
-    if labels is None:
-        return frame["label"].astype(np.float32).to_numpy()
-    index = {name: i for i, name in enumerate(labels)}
-    sets = is_label_sets(frame["label"])
-    unknown = sorted((set().union(*frame["label"]) if sets else set(frame["label"])) - set(index))
-    if unknown:
-        raise StudioError(f"Label(s) {', '.join(map(str, unknown[:5]))} appear only in the evaluation rows; "
-                          "add training rows for them or remove them from the evaluation CSV.")
-    if sets:
-        return multi_hot(frame["label"].tolist(), labels)
-    return frame["label"].map(index).to_numpy(dtype=np.int64)
-
-
-def is_label_sets(values: pd.Series) -> bool:
-    """Whether labels are sets of names (multi-label rows hold tuples, see data.Splits) rather than one name each."""
-    return len(values) > 0 and isinstance(values.iloc[0], tuple)
-
-
-def encode(frame: pd.DataFrame, tokenizer, max_length: int, labels: list[str] | None) -> EncodedSet:
-    """Tokenize every row in one batched call of the fast tokenizer, truncated but not padded."""
+def encode(frame: pd.DataFrame, tokenizer, max_length: int, label_values: np.ndarray) -> EncodedSet:
+    """Tokenize every row in one batched call of the fast tokenizer, truncated but not padded; `label_values` are the
+    rows' labels as the loss takes them (the task kind's `label_values`)."""
     texts = frame["text"].astype(str).tolist()
     pairs = frame["text_pair"].astype(str).tolist() if "text_pair" in frame else None
     encoded = tokenizer(texts, pairs, truncation=True, max_length=max_length, padding=False)
     # Keep only what the model takes: MPNet-style tokenizers give no token_type_ids, and BERT wants them.
     features = {name: encoded[name] for name in tokenizer.model_input_names if name in encoded}
     lengths = np.fromiter((len(ids) for ids in encoded["input_ids"]), dtype=np.int64, count=len(texts))
-    return EncodedSet(features, label_values(frame, labels), lengths)
+    return EncodedSet(features, label_values, lengths)
 
 
 class Collator:

@@ -2,7 +2,8 @@
 
 Statistics cover every row and stay fast (100,000 rows in a few seconds on 2 cores): the Rust tokenizer encodes
 in chunks, without padding, truncation or tensors. Only the sample rows get the full detail (tokens, ids, masks).
-Everything returned is plain JSON-safe data.
+Everything returned is plain JSON-safe data. The kinds preview their rows with these (`TaskKind.previewer`), and
+backend.tasks.loading.preview_data chooses the kind.
 """
 from __future__ import annotations
 
@@ -257,53 +258,3 @@ def compare_tokenizers(first, second) -> tuple[bool, str]:
 def _backend_state(tokenizer) -> dict:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     return json.loads(backend.to_str()) if backend is not None else {}
-
-
-# ---------------------------------------------------------------- a checked CSV, as the Data tab and the CLI see it
-
-
-def preview_data(spec, model: str | None = None, max_length: int = 128, sample_rows: int = 5,
-                 with_bert: bool = True, doc_stride: int | None = None) -> dict:
-    """The preview of a DataSpec's training CSV for a model (default: the default MiniLM).
-
-    The chosen model's preview is the top level; under "bert" the same statistics for the default BERT-Base-side
-    model, with why it was chosen and whether its tokenizer differs. "bert" is None when the chosen model is that
-    model, none is available, or with_bert is False. Extractive QA previews windows (backend/tasks/qa/preview.py) with
-    `doc_stride` tokens of overlap (None: a quarter of max_length, as JobSpec.doc_stride).
-    """
-    from backend.data import checks as data, reading
-    from backend.models import catalog
-
-    report = data.validate(spec)
-    frame = reading.read_table(spec.train_csv).frame
-    chosen = catalog.resolve(model) if model else catalog.default_model("minilm")[0]
-    tokenizer = catalog.load_tokenizer(model or chosen.key)
-    preview_of = PREVIEWERS.get(report.task, sequence_previewer)(frame, report, max_length, sample_rows, doc_stride)
-    about = {"model": chosen.key, "display_name": chosen.display_name, "source": chosen.source}
-    try:
-        bert, why = catalog.default_model("bert") if with_bert else (None, "")
-    except StudioError:  # no BERT-Base-side model here: the chosen model's preview still stands
-        bert = None
-    if bert is None or bert.key == chosen.key:
-        return preview_of(tokenizer) | about | {"bert": None}
-    both = compare_previews(preview_of, tokenizer, catalog.load_tokenizer(bert.key))
-    side = {"model": bert.key, "display_name": bert.display_name, "why": why,
-            "same_tokenizer": both["same_tokenizer"], "difference": both["difference"]}
-    return both["minilm"] | about | {"bert": both["bert"] | side}
-
-
-def sequence_previewer(frame, report, max_length: int, sample_rows: int, doc_stride: int | None):
-    """tokenizer -> preview of one sequence a row (a text or a text pair), cut at max_length."""
-    return partial(preview, frame, report.text_column, report.text_pair_column, max_length=max_length,
-                   sample_rows=sample_rows)
-
-
-def qa_previewer(frame, report, max_length: int, sample_rows: int, doc_stride: int | None):
-    """tokenizer -> preview of extractive QA: the rows training would use, in windows over long contexts."""
-    from backend.tasks.qa import data as qa_data, preview as qa_preview
-
-    return partial(qa_preview.preview, qa_data.usable_rows(frame, report), max_length=max_length,
-                   doc_stride=doc_stride, sample_rows=sample_rows)
-
-
-PREVIEWERS = {"extractive_qa": qa_previewer}  # task kind -> its previewer; the others read one sequence a row

@@ -20,14 +20,16 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 # Imported here, not inside functions: transformers' lazy module can fail when two request threads import
-# from it for the first time at once.
-from transformers import AutoModelForQuestionAnswering, AutoModelForSequenceClassification, AutoTokenizer
+# from it for the first time at once. The Auto model classes the task kinds name (TaskKind.model_class) all live
+# in modeling_auto, loaded here once for them.
+import transformers.models.auto.modeling_auto  # noqa: F401
+from transformers import AutoTokenizer
 
 from backend.models.files import (
     MPNET_FOLDER, assemble_split_zip, count_folder_parameters, mpnet_dir, mpnet_parts, packaged_minilm_dir,
     safetensors_files,
 )
-from backend.schemas import TASK_KINDS, StudioError
+from backend.schemas import StudioError
 
 log = logging.getLogger(__name__)
 
@@ -311,41 +313,15 @@ def _load_tokenizer(location: str, local_only: bool):
         raise StudioError(f"Could not load a tokenizer from {location}: {str(exc).splitlines()[0]}") from None
 
 
-# Problem types of the sequence-classification head, by task kind (transformers picks the loss from it:
-# cross-entropy, mean squared error, or one sigmoid and binary cross-entropy per label).
-PROBLEM_TYPES = {"text_classification": "single_label_classification",
-                 "pair_classification": "single_label_classification",
-                 "regression": "regression",
-                 "multi_label_classification": "multi_label_classification"}
-# Task kinds that need another head than sequence classification; the rest use AutoModelForSequenceClassification.
-MODEL_CLASSES = {"extractive_qa": AutoModelForQuestionAnswering}
-
-
-def classification_head(task: str, labels=None) -> dict:
-    """Config values for the head: sorted labels with id2label/label2id, one output for regression, and nothing
-    for extractive QA (its head always has two outputs per token: answer start and answer end)."""
-    if task not in TASK_KINDS:
-        raise StudioError(f"Unknown task {task!r}: use one of {', '.join(TASK_KINDS)}.")
-    if task in MODEL_CLASSES:
-        return {}
-    if task == "regression":
-        return {"num_labels": 1, "problem_type": "regression"}
-    names = sorted({str(label) for label in labels or ()})
-    if len(names) < 2:
-        raise StudioError("Classification needs at least two different labels; check the label column.")
-    return {"num_labels": len(names), "problem_type": PROBLEM_TYPES[task],
-            "id2label": dict(enumerate(names)), "label2id": {name: index for index, name in enumerate(names)}}
-
-
-def load_model(key_or_dir: str | Path, task: str, labels=None):
-    """The task's model class in fp32 with a new head (safetensors only, no remote code)."""
+def load_model(key_or_dir: str | Path, kind, labels=None):
+    """The task kind's model class in fp32 with a new head from `kind.head_config(labels)` (a TaskKind of
+    backend.tasks: it knows its head; the catalog knows where models are). Safetensors only, no remote code."""
     import torch
-    head = classification_head(task, labels)
+    head = kind.head_config(labels)
     resolution, location = load_location(key_or_dir)
-    model_class = MODEL_CLASSES.get(task, AutoModelForSequenceClassification)
     try:
         with _quiet_loading():
-            model, info = model_class.from_pretrained(
+            model, info = kind.model_class().from_pretrained(
                 location, **head, use_safetensors=True, trust_remote_code=False, dtype=torch.float32,
                 local_files_only=resolution.source != "hub", ignore_mismatched_sizes=True, output_loading_info=True)
     except (OSError, ValueError) as exc:

@@ -8,14 +8,13 @@ BERT-Base side is MPNet-base, which is BERT-Base size but not BERT.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 from pathlib import Path
 
+from backend import tasks
 from backend.models import catalog
 from backend.models.files import safetensors_files
-from backend.schemas import TASK_KINDS, JobSpec, StudioError
-from backend.tasks.metrics import TASK_METRICS
+from backend.schemas import JobSpec, StudioError
 from backend.training import runs
 from backend.training.tracking import read_metrics
 
@@ -80,7 +79,7 @@ def truthful_label(display_name: str, family: str, role: str | None) -> str:
 
 def describe_side(run_dir: Path, spec, results: dict) -> dict:
     identity = model_identity(spec.model, run_dir)
-    main = results.get("main_metric") or TASK_METRICS[results["task"]].main
+    main = results.get("main_metric") or tasks.get(results["task"]).main_metric
     return {
         "run_dir": str(run_dir), "name": spec.name or identity["label"], "model": identity["key"],
         "display_name": identity["display_name"], "family": identity["family"], "label": identity["label"],
@@ -102,7 +101,7 @@ def describe_side(run_dir: Path, spec, results: dict) -> dict:
 
 def check_comparable(a: dict, b: dict) -> None:
     if a["task"] != b["task"]:
-        raise StudioError(f"These runs solve different tasks ({TASK_KINDS[a['task']]} vs {TASK_KINDS[b['task']]}); "
+        raise StudioError(f"These runs solve different tasks ({tasks.get(a['task']).title} vs {tasks.get(b['task']).title}); "
                           "compare two runs of the same task.")
     if a["labels"] != b["labels"]:
         raise StudioError(f"These runs predict different labels ({', '.join(a['labels'] or [])} vs "
@@ -318,34 +317,13 @@ def texts_digest(texts: list[str]) -> str:
 # ---------------------------------------------------------------- disagreements
 
 
-# Task kinds whose disagreements read otherwise than a label or a value, by the module that lists them (imported
-# when needed, like backend.serving.analysis: they load models).
-TASK_DISAGREEMENTS = {"extractive_qa": "backend.tasks.qa.analysis",
-                      "multi_label_classification": "backend.tasks.multi_label.analysis"}
-
-
-def disagreements(run_a: Path, run_b: Path, labels, task: str | None = None) -> dict:
-    """Validation rows where the two predict differently (regression: the rows where they differ most; extractive QA:
-    the questions they answer differently, see qa_analysis.disagreements; multi-label: the rows given different label
-    sets, see multilabel_analysis.disagreements)."""
+def disagreements(run_a: Path, run_b: Path, kind) -> dict:
+    """Validation rows where the two predict differently, as their kind tells them (`kind.disagreements`: for
+    classification the rows labelled differently, for regression the rows where they differ most, for extractive QA
+    the questions answered differently, for multi-label the rows given different label sets)."""
     from backend.serving.analysis import eval_predictions
 
-    rows = aligned(eval_predictions(run_a), eval_predictions(run_b))
-    if task in TASK_DISAGREEMENTS:
-        return importlib.import_module(TASK_DISAGREEMENTS[task]).disagreements(rows, MAX_DISAGREEMENTS)
-    if labels is None:
-        rows = rows.assign(gap=(rows["predicted_a"] - rows["predicted_b"]).abs()).sort_values("gap", ascending=False)
-        shown = rows.head(MAX_DISAGREEMENTS)
-        return {"compared": len(rows), "count": len(shown), "examples": [_example(row, False) for row in
-                                                                         shown.to_dict("records")]}
-    differ = rows[rows["predicted_a"] != rows["predicted_b"]]
-    right_a, right_b = differ["predicted_a"] == differ["gold"], differ["predicted_b"] == differ["gold"]
-    # Rows one of them gets right first, the most confident mistakes first within them.
-    order = differ.assign(_one=(right_a != right_b), _sure=differ[["confidence_a", "confidence_b"]].max(axis=1))
-    shown = order.sort_values(["_one", "_sure"], ascending=False).head(MAX_DISAGREEMENTS)
-    return {"compared": len(rows), "count": len(differ), "a_right": int((right_a & ~right_b).sum()),
-            "b_right": int((right_b & ~right_a).sum()), "neither_right": int((~right_a & ~right_b).sum()),
-            "examples": [_example(row, True) for row in shown.to_dict("records")]}
+    return kind.disagreements(aligned(eval_predictions(run_a), eval_predictions(run_b)), MAX_DISAGREEMENTS)
 
 
 def aligned(frame_a, frame_b):
@@ -358,15 +336,6 @@ def aligned(frame_a, frame_b):
         return frame_a.reset_index(drop=True).join(right, lsuffix="_a", rsuffix="_b").rename(columns={"gold_a": "gold"})
     unique_a, unique_b = (frame.drop_duplicates(keys) for frame in (frame_a, frame_b))
     return unique_a.merge(unique_b.drop(columns="gold"), on=keys, suffixes=("_a", "_b"))
-
-
-def _example(row: dict, classification: bool) -> dict:
-    side = (lambda s: {"label": row[f"predicted_{s}"], "confidence": round(float(row[f"confidence_{s}"]), 4),
-                       "correct": row[f"predicted_{s}"] == row["gold"]}) if classification else \
-        (lambda s: {"value": round(float(row[f"predicted_{s}"]), 4)})
-    gap = {} if classification else {"difference": round(float(row["predicted_a"] - row["predicted_b"]), 4)}
-    return {"text": row["text"], "text_pair": row.get("text_pair"), "gold": row["gold"], "a": side("a"),
-            "b": side("b")} | gap
 
 
 # ---------------------------------------------------------------- the comparison
@@ -390,12 +359,12 @@ def compare_runs(run_a, run_b, remeasure: bool = False) -> dict:
         a["speed"] = b["speed"] = None
         warnings.append(f"Inference speed was not measured: {exc}")
     try:
-        disagreeing = disagreements(dir_a, dir_b, a["labels"], a["task"])
+        disagreeing = disagreements(dir_a, dir_b, tasks.get(a["task"]))
     except StudioError as exc:
         disagreeing = None
         warnings.append(f"The examples the two disagree on cannot be shown: {exc}")
     main = a["main_metric"]
     differences = {"metrics": metric_differences(a, b), "ratios": speed_ratios(a, b)}
-    return {"task": a["task"], "task_name": TASK_KINDS[a["task"]], "main_metric": main, "labels": a["labels"],
+    return {"task": a["task"], "task_name": tasks.get(a["task"]).title, "main_metric": main, "labels": a["labels"],
             "a": a, "b": b, "differences": differences, "verdict": verdict(a, b, differences, main),
             "curves": curves({"a": a, "b": b}, main), "disagreements": disagreeing, "warnings": warnings}

@@ -19,23 +19,15 @@ import time
 import zipfile
 from pathlib import Path
 
-from backend.schemas import TASK_KINDS, StudioError
+from backend import tasks
+from backend.schemas import StudioError
 from backend.serving.compare import METRIC_NAMES, finished_run, model_identity
-from backend.tasks.qa.features import MAX_ANSWER_TOKENS, stride_for
 from backend.training import runs
 from backend.training.runs import safe_name
 
 # Weights barely compress and can be hundreds of MB: stored as they are; text files are deflated.
 COMPRESSION = {".safetensors": zipfile.ZIP_STORED}
 FILE_MODE = 0o100644  # a regular file anyone may read once unzipped (run folders are private to the server)
-EXAMPLE_INPUT = {False: '"A sentence to label."', True: '{"text": "First sentence.", "text_pair": "Second sentence."}'}
-MULTI_LABEL = "multi_label_classification"
-# Pipeline options by task kind: the raw output is the value (no softmax); multi-label labels each have their own
-# probability (a sigmoid each), and all of them are wanted, not only the top one.
-PIPELINE_OPTIONS = {"regression": ', function_to_apply="none"',
-                    MULTI_LABEL: ', function_to_apply="sigmoid", top_k=None'}
-QA = "extractive_qa"
-PIPELINE_TAGS = {QA: "question-answering"}  # the Hub's tag for the task; text classification for the rest
 SETTINGS = (("epochs", "epochs"), ("max_steps", "max steps"), ("batch_size", "batch size"),
             ("learning_rate", "learning rate"), ("max_length", "max length (tokens)"), ("seed", "seed"),
             ("warmup_ratio", "warm-up ratio"), ("weight_decay", "weight decay"))
@@ -84,30 +76,30 @@ def _write_zip(handle, members: list[tuple[Path, str]], texts: dict[str, str]) -
 
 
 def model_card(run_dir: Path, spec, results: dict, folder: str) -> str:
+    """The card: what differs between kinds (outputs, counts, scope, length, how to load it) is the kind's."""
     identity = model_identity(spec.model, run_dir)
     report = _training_report(spec, results)
-    pairs = results["task"] == "pair_classification" or bool(
-        report.text_pair_column if report else spec.data.text_pair_column)
+    kind = tasks.get(results["task"])
+    pairs = kind.reads_pairs is True or bool(report.text_pair_column if report else spec.data.text_pair_column)
     sections = [
-        _front_matter(identity, results["task"]),
+        _front_matter(identity, kind),
         f"# {spec.name or folder}\n",
         _what_it_is(identity, results),
-        _labels_and_data(spec, results, report),
+        _labels_and_data(kind, spec, results, report),
         _metrics_table(results),
         _settings_table(spec, results),
-        _use_and_limits(identity, spec, results),
-        _how_to_load_answers(folder, spec) if results["task"] == QA else
-        _how_to_load(folder, results["task"], pairs, spec.max_length),
+        _use_and_limits(kind, identity, spec, results),
+        kind.card_usage(folder, spec, pairs),
     ]
     return "\n".join(sections)
 
 
 def _training_report(spec, results: dict):
     """The data check of the training CSV when it is still there and unchanged since training; None otherwise."""
-    from backend.data import checks as data
+    from backend.tasks import loading
 
     try:
-        report = data.validate(spec.data)
+        report = loading.validate(spec.data)
     except (StudioError, OSError):
         return None
     if (report.rows, report.eval_rows) != (results.get("train_rows"), results.get("eval_rows")):
@@ -115,47 +107,30 @@ def _training_report(spec, results: dict):
     return report
 
 
-def _front_matter(identity: dict, task: str) -> str:
-    lines = ["---", "library_name: transformers", f"pipeline_tag: {PIPELINE_TAGS.get(task, 'text-classification')}"]
+def _front_matter(identity: dict, kind) -> str:
+    lines = ["---", "library_name: transformers", f"pipeline_tag: {kind.pipeline_tag}"]
     if identity["hub_id"]:
         lines.append(f"base_model: {identity['hub_id']}")
-    lines += ["tags:", "- minilm-studio", f"- {task.replace('_', '-')}", "---", ""]
+    lines += ["tags:", "- minilm-studio", f"- {kind.name.replace('_', '-')}", "---", ""]
     return "\n".join(lines)
 
 
 def _what_it_is(identity: dict, results: dict) -> str:
     base = identity["label"] + (f" (`{identity['hub_id']}`)" if identity["hub_id"] else "")
     parameters = f"{results['num_parameters'] / 1e6:.1f}M" if results.get("num_parameters") else "an unknown number of"
-    kind = TASK_KINDS[results["task"]].lower()
+    kind = tasks.get(results["task"]).title.lower()
     return (f"{'An' if kind[0] in 'aeiou' else 'A'} {kind} model fine-tuned with MiniLM Studio from {base}. "
             f"It has {parameters} parameters, weights in safetensors.\n")
 
 
-def _labels_and_data(spec, results: dict, report) -> str:
-    lines = ["## Labels and data", ""]
-    if results.get("labels"):
-        lines.append("Labels (in the order of the model's outputs): " + ", ".join(f"`{l}`" for l in results["labels"]))
-        if results["task"] == MULTI_LABEL:
-            lines += ["", "Multi-label: each output is one label's own probability (a sigmoid each, trained with binary "
-                          "cross-entropy), so a text can have several labels or none. MiniLM Studio gives a label when "
-                          "its probability is 0.5 or more, as the metrics below count."]
-    elif results["task"] == QA:
-        lines.append("Output: the answer as a span of the context it is given, or no answer when the context does not "
-                     "answer the question (SQuAD 2.0 style).")
-    else:
-        lines.append("Output: one number (regression).")
+def _labels_and_data(kind, spec, results: dict, report) -> str:
+    lines = ["## Labels and data", "", *kind.card_outputs(results)]
     split = (f"the validation CSV `{Path(spec.data.eval_csv).name}`" if spec.data.eval_csv else
              f"a {spec.data.eval_fraction:.0%} hold-out of the training CSV (split seed {spec.data.split_seed})")
     lines += ["", f"Trained on {results.get('train_rows', '?')} rows of `{Path(spec.data.train_csv).name}`; scored on "
                   f"{results.get('eval_rows', '?')} rows of {split}."]
-    if report and results["task"] == QA:
-        lines += ["", "| questions | training | validation |", "| --- | ---: | ---: |"]
-        lines += [f"| {kind} | {report.label_counts.get(kind, 0)} | {report.eval_label_counts.get(kind, 0)} |"
-                  for kind in ("has answer", "no answer")]
-    if report and results.get("labels"):
-        lines += ["", "| label | training rows | validation rows |", "| --- | ---: | ---: |"]
-        lines += [f"| {label} | {report.label_counts.get(label, 0)} | {report.eval_label_counts.get(label, 0)} |"
-                  for label in results["labels"]]
+    counts = kind.card_counts(report, results) if report else []
+    lines += ["", *counts] if counts else []
     return "\n".join(lines) + "\n"
 
 
@@ -181,74 +156,14 @@ def _settings_table(spec, results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _use_and_limits(identity: dict, spec, results: dict) -> str:
-    labels = results.get("labels")
-    scope = f"one of {len(labels)} labels" if labels else "a number on the scale of the training labels"
-    if results["task"] == QA:
-        scope = "a span of the context it is given or no answer"
-    if results["task"] == MULTI_LABEL:
-        scope = f"a probability for each of its {len(labels)} labels"
+def _use_and_limits(kind, identity: dict, spec, results: dict) -> str:
     return "\n".join([
         "## Intended use and limitations", "",
-        f"- Use it for texts like those in its training CSV: it always answers with {scope}, even for texts "
-        "unlike anything it saw.",
+        f"- Use it for texts like those in its training CSV: it always answers with {kind.card_scope(results)}, even "
+        "for texts unlike anything it saw.",
         f"- It learned from {results.get('train_rows', '?')} rows and was scored on {results.get('eval_rows', '?')}; "
         "with few rows the scores above are rough, so check it on your own examples before relying on it.",
-        _length_note(spec, results["task"]),
+        kind.card_length_note(spec),
         f"- It inherits the language coverage and biases of {identity['label']} and of the training data.",
         "- Not for decisions about people without a human reviewing its answers.", "",
     ])
-
-
-def _length_note(spec, task: str) -> str:
-    if task != QA:
-        return f"- Texts longer than {spec.max_length} tokens are cut at that length."
-    return (f"- Contexts longer than {spec.max_length} tokens are read in overlapping windows of {spec.max_length} "
-            f"tokens ({stride_for(spec.max_length, spec.doc_stride)} shared), and the best answer over them is kept.")
-
-
-def _how_to_load_answers(folder: str, spec) -> str:
-    """transformers 5 has no question-answering pipeline any more, so the card shows the few lines it took: the best
-    span inside the context against the [CLS] score, which stands for no answer."""
-    stride = stride_for(spec.max_length, spec.doc_stride)
-    return "\n".join([
-        "## How to load it", "", f"Unzip, then point `transformers` at the `{folder}` folder:", "", "```python",
-        "import torch",
-        "from transformers import AutoModelForQuestionAnswering, AutoTokenizer", "",
-        f'model = AutoModelForQuestionAnswering.from_pretrained("{folder}")',
-        f'tokenizer = AutoTokenizer.from_pretrained("{folder}")',
-        'question, context = "Who built the bridge?", "The bridge was built in 1887 by Ada Smith."',
-        f'inputs = tokenizer(question, context, truncation="only_second", max_length={spec.max_length},',
-        '                   return_offsets_mapping=True, return_tensors="pt")',
-        'offsets = inputs.pop("offset_mapping")[0].tolist()',
-        "with torch.no_grad():",
-        "    output = model(**inputs)",
-        "start, end = output.start_logits[0].tolist(), output.end_logits[0].tolist()",
-        "tokens = [i for i, segment in enumerate(inputs.sequence_ids(0)) if segment == 1]  # the context's tokens",
-        f"score, first, last = max((start[i] + end[j], i, j) for i in tokens for j in tokens if 0 <= j - i < "
-        f"{MAX_ANSWER_TOKENS})",
-        "# No answer when the [CLS] token (position 0) scores higher than the best span.",
-        'print(context[offsets[first][0]:offsets[last][1]] if score > start[0] + end[0] else "no answer")',
-        "```", "",
-        f"This reads the first {spec.max_length} tokens. MiniLM Studio reads a longer context in windows of "
-        f"{spec.max_length} tokens overlapping by {stride} and keeps the best span over them; with transformers 4.x, "
-        f'`pipeline("question-answering", model=model, tokenizer=tokenizer)(question=question, context=context, '
-        f"handle_impossible_answer=True, max_seq_len={spec.max_length}, doc_stride={stride})` does the same.", "",
-        "`spec.json` re-runs the training with MiniLM Studio (`python -m backend train --config spec.json "
-        "--output-dir DIR`); it names the CSV by its path on the machine that trained the model.", "",
-    ])
-
-
-def _how_to_load(folder: str, task: str, pairs: bool, max_length: int) -> str:
-    example = f"{EXAMPLE_INPUT[pairs]}, truncation=True, max_length={max_length}{PIPELINE_OPTIONS.get(task, '')}"
-    return "\n".join([
-        "## How to load it", "", f"Unzip, then point `transformers` at the `{folder}` folder:", "", "```python",
-        "from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline", "",
-        f'model = AutoModelForSequenceClassification.from_pretrained("{folder}")',
-        f'tokenizer = AutoTokenizer.from_pretrained("{folder}")',
-        'classify = pipeline("text-classification", model=model, tokenizer=tokenizer)',
-        f"print(classify({example}))", "```", "",
-        "`spec.json` re-runs the training with MiniLM Studio (`python -m backend train --config spec.json "
-        "--output-dir DIR`); it names the CSV by its path on the machine that trained the model.", "",
-    ])
-

@@ -1,8 +1,10 @@
 """A finished run in use: load it once (cached), predict one text or many, explain a prediction, time it.
 
-Scoring a whole CSV is backend.serving.batch_scoring. Only folders the trainer wrote are loaded (spec.json, results.json, model/config.json and safetensors weights),
-from local files, never with remote code. The single-text path is the hot one (the Playground and the API): it
-does no more than a bare `model(**tokenizer(text))` call — no reload, no pandas, no padding, cached label lists.
+Scoring a whole CSV is backend.serving.batch_scoring. Only folders the trainer wrote are loaded (spec.json,
+results.json, model/config.json and safetensors weights), from local files, never with remote code. How a run
+predicts and explains is its task kind's (backend.tasks: `kind.predict_scores`, `predict`, `predict_one`,
+`explain`); this module loads and caches runs, checks second texts against what a model reads, and times them.
+The single-text path is the hot one (the Playground and the API): no reload, no pandas, no padding.
 """
 from __future__ import annotations
 
@@ -20,15 +22,13 @@ import torch
 
 # Imported here, not inside functions: transformers' lazy module can fail when two request threads import
 # from it for the first time at once.
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoTokenizer
 
-from backend.data.batching import Collator
-from backend.data.checks import load_splits
-from backend.models.catalog import MODEL_CLASSES, _quiet_loading
+from backend import tasks
+from backend.tasks.loading import load_splits
+from backend.models.catalog import _quiet_loading
 from backend.models.files import safetensors_files
 from backend.schemas import JobSpec, StudioError
-from backend.tasks import attribution
-from backend.tasks.qa import inference as qa_inference
 from backend.training import runs
 
 # Runs kept in memory, least recently used dropped first: a class of thirty each trying their own small model must
@@ -38,11 +38,9 @@ MAX_LOADED_BYTES = 3 * 1024**3  # weights only: about 30 MiniLM-L6 or 7 BERT-Bas
 BATCH_SIZE = 32
 IG_STEPS = 20  # Integrated Gradients path points: attributions add up to the change within a few percent at 20,
 # and all-MiniLM-L6 explains a 30-token sentence in about half a second on 2 CPU cores
-DIGITS = 6
 WARMUP_CALLS = 5  # the first calls pay for lazy initialisation in torch and the tokenizer
-QA = "extractive_qa"  # its runs answer from a context (backend.tasks.qa.inference): no labels, a span or no answer
-MULTI_LABEL = "multi_label_classification"  # its runs give every label its own probability; a text may get several
-DEFAULT_THRESHOLD = 0.5  # multi-label: a label is given when the model finds it more likely than not, as in training
+# Each kind's model class, looked up once at import (see above) rather than by the first request threads.
+_MODEL_CLASSES = {kind.model_class_name: kind.model_class() for kind in tasks.KINDS.values()}
 
 _cache: OrderedDict[str, tuple[tuple, "LoadedRun"]] = OrderedDict()
 _lock = threading.Lock()
@@ -51,7 +49,8 @@ _loading: dict[str, threading.Lock] = {}  # one per run being loaded: two first 
 
 @dataclass(eq=False)
 class LoadedRun:
-    """A finished run in memory. `labels` is the model's own id2label order; None for regression."""
+    """A finished run in memory. `labels` is the model's own id2label order; None for a kind without labels.
+    Its kind's methods get it as `run`, with the calls below to predict through this module."""
 
     run_dir: Path
     spec: JobSpec
@@ -63,12 +62,16 @@ class LoadedRun:
     device: torch.device
     input_names: tuple[str, ...]
 
+    @property
+    def kind(self) -> tasks.TaskKind:
+        return tasks.get(self.task)
+
     @cached_property
     def columns(self) -> dict:
         """{text_column, text_pair_column} the run trained on: the spec's, or the trainer's guess done again (it is
         deterministic). Raises StudioError when they were guessed and the training CSV is gone."""
         data = self.spec.data
-        if data.text_column and (data.text_pair_column is not None or self.task == "text_classification"):
+        if data.text_column and (data.text_pair_column is not None or self.kind.reads_pairs is False):
             return {"text_column": data.text_column, "text_pair_column": data.text_pair_column or None}
         report = load_splits(data).report
         return {"text_column": report.text_column, "text_pair_column": report.text_pair_column}
@@ -77,12 +80,31 @@ class LoadedRun:
     def uses_pairs(self) -> bool | None:
         """Whether the model reads two texts; None when that cannot be told (a regression run whose CSV is gone).
         Cached: the hot path must not read the training CSV again."""
-        if self.task not in ("regression", MULTI_LABEL):  # these read two texts when their data had two
-            return self.task in ("pair_classification", QA)  # QA reads a question and its context
-        try:
+        if self.kind.reads_pairs is not None:
+            return self.kind.reads_pairs
+        try:  # kinds that read two texts when their data had two
             return self.columns["text_pair_column"] is not None
         except StudioError:
             return None
+
+    def checked_pairs(self, count: int, pairs) -> list[str] | None:
+        """Second texts as the model needs them: required by a pair model, refused by a single-text one."""
+        needs = self.uses_pairs
+        if pairs is not None and not any(pairs):
+            pairs = None  # empty second-text boxes: none given
+        if pairs is None and needs:
+            raise StudioError("This model compares two texts; give the second text as well.")
+        if pairs is not None and needs is False:
+            raise StudioError("This model reads one text; leave the second text empty.")
+        if pairs is not None and len(pairs) != count:
+            raise StudioError(f"Got {count} texts but {len(pairs)} second texts; give one second text per text.")
+        return None if pairs is None else ["" if pair is None else str(pair) for pair in pairs]
+
+    def predict_scores(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = BATCH_SIZE):
+        return predict_scores(self.run_dir, texts, pairs, batch_size)
+
+    def predict(self, texts: list[str], pairs: list[str] | None = None, batch_size: int = BATCH_SIZE) -> list[dict]:
+        return predict(self.run_dir, texts, pairs, batch_size)
 
 
 # ---------------------------------------------------------------- loading
@@ -139,11 +161,11 @@ def _model_stamp(folder: Path) -> tuple:
 def _load(folder: Path) -> LoadedRun:
     spec, results = runs.read_spec(folder), runs.read_results(folder) or {}
     device = _best_device()
-    model_class = MODEL_CLASSES.get(results.get("task"), AutoModelForSequenceClassification)
+    kind = tasks.get(results.get("task") or _kind_of_head(folder))
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder / runs.MODEL, local_files_only=True, trust_remote_code=False)
         with _quiet_loading():  # no progress bar in the server's log for every run a person opens
-            model = model_class.from_pretrained(
+            model = _MODEL_CLASSES[kind.model_class_name].from_pretrained(
                 folder / runs.MODEL, use_safetensors=True, local_files_only=True, trust_remote_code=False,
                 dtype=torch.float32)
     except (OSError, ValueError) as exc:
@@ -151,11 +173,18 @@ def _load(folder: Path) -> LoadedRun:
     # Gradients are only ever wanted for the input embeddings (explain); none for weights saves memory and time.
     model.requires_grad_(False).eval().to(device)
     config = model.config
-    task = results.get("task") or ("regression" if config.problem_type == "regression" else "text_classification")
-    labels = None if task in ("regression", QA) else [str(config.id2label[i]) for i in range(config.num_labels)]
+    labels = [str(config.id2label[i]) for i in range(config.num_labels)] if kind.has_labels else None
     names = tuple(name for name in tokenizer.model_input_names if name in ("input_ids", "attention_mask",
                                                                             "token_type_ids"))
-    return LoadedRun(folder, spec, task, labels, model, tokenizer, spec.max_length, device, names)
+    return LoadedRun(folder, spec, kind.name, labels, model, tokenizer, spec.max_length, device, names)
+
+
+def _kind_of_head(folder: Path) -> str:
+    """The task of a run whose results.json does not name it (written before it did): the sequence kind whose
+    head has the config's problem_type, else the first kind (single-text classification)."""
+    problem = (runs.read_json(folder / runs.MODEL / "config.json") or {}).get("problem_type")
+    found = [kind.name for kind in tasks.KINDS.values() if getattr(kind, "problem_type", None) == problem]
+    return found[0] if found else tasks.names()[0]
 
 
 def _best_device() -> torch.device:
@@ -171,134 +200,33 @@ def _best_device() -> torch.device:
 # ---------------------------------------------------------------- predicting
 
 
-def _check_pairs(loaded: LoadedRun, count: int, pairs) -> list[str] | None:
-    """Second texts as the model needs them: required by a pair model, refused by a single-text one."""
-    needs = loaded.uses_pairs
-    if pairs is not None and not any(pairs):
-        pairs = None  # empty second-text boxes: none given
-    if pairs is None and needs:
-        raise StudioError("This model compares two texts; give the second text as well.")
-    if pairs is not None and needs is False:
-        raise StudioError("This model reads one text; leave the second text empty.")
-    if pairs is not None and len(pairs) != count:
-        raise StudioError(f"Got {count} texts but {len(pairs)} second texts; give one second text per text.")
-    return None if pairs is None else [_as_text(pair) for pair in pairs]
-
-
-def _as_text(value) -> str:
-    return "" if value is None else str(value)
-
-
-def _contexts(questions: list[str], contexts: list[str] | None) -> list:
-    """QA contexts, one per question; missing ones stay None, so the answer says the context is needed."""
-    return [None] * len(questions) if contexts is None else contexts
-
-
-# How a head's logits read, by task kind: the value itself (regression), every label's own probability (multi-label:
-# labels do not exclude each other, so one sigmoid each), else class probabilities that add up to 1 (softmax).
-OUTPUTS = {"regression": lambda logits: logits, MULTI_LABEL: torch.sigmoid}
-
-
-def _outputs(loaded: LoadedRun, logits: torch.Tensor) -> torch.Tensor:
-    """Class probabilities, each label's probability (multi-label), or the predicted values (n, 1) for regression."""
-    return OUTPUTS.get(loaded.task, _softmax)(logits.float())
-
-
-def _softmax(logits: torch.Tensor) -> torch.Tensor:
-    return torch.softmax(logits, dim=-1)
-
-
-def _best_class(loaded: LoadedRun, row: list[float], threshold: float) -> dict:
-    best = max(range(len(row)), key=row.__getitem__)
-    return {"label": loaded.labels[best], "scores": {label: round(p, DIGITS) for label, p in zip(loaded.labels, row)}}
-
-
-def _value(loaded: LoadedRun, row: list[float], threshold: float) -> dict:
-    return {"value": round(row[0], DIGITS)}
-
-
-def _label_set(loaded: LoadedRun, row: list[float], threshold: float) -> dict:
-    """The labels at or above the threshold, in the model's label order (maybe none), and every label's score."""
-    return {"labels": [label for label, p in zip(loaded.labels, row) if p >= threshold],
-            "scores": {label: round(p, DIGITS) for label, p in zip(loaded.labels, row)}, "threshold": threshold}
-
-
-# One row of outputs as a prediction, by task kind (the threshold is read by label sets only).
-PREDICTIONS = {"regression": _value, MULTI_LABEL: _label_set}
-
-
-def _as_prediction(loaded: LoadedRun, row: list[float], threshold: float = DEFAULT_THRESHOLD) -> dict:
-    return PREDICTIONS.get(loaded.task, _best_class)(loaded, row, threshold)
-
-
-def checked_threshold(threshold: float | None) -> float:
-    """The multi-label threshold to use: DEFAULT_THRESHOLD when None, else a number from 0 to 1."""
-    if threshold is None:
-        return DEFAULT_THRESHOLD
-    if not 0 <= threshold <= 1:  # NaN fails this too
-        raise StudioError(f"The threshold must be between 0 and 1 (got {threshold}); {DEFAULT_THRESHOLD} gives the "
-                          "labels the model finds more likely than not.")
-    return float(threshold)
-
-
 def predict_scores(run_dir, texts: list[str], pairs: list[str] | None = None,
                    batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Probabilities (rows, labels), or values (rows,) for regression, in the order of `texts`. Multi-label: each
     label's own probability (a sigmoid each), so a row's need not add up to 1.
 
     Tokenized in one call, sorted by length and padded per batch to its own longest row, as the trainer evaluates.
-    Extractive QA (texts: questions, pairs: contexts): the probability of each answer (rows,), see qa_inference.
+    Extractive QA (texts: questions, pairs: contexts): the probability of each answer (rows,), see qa.inference.
     """
     loaded = load_run(run_dir)
-    if loaded.task == QA:
-        return qa_inference.answer_scores(loaded, texts, _contexts(texts, pairs), batch_size)
-    texts, pairs = [_as_text(text) for text in texts], _check_pairs(loaded, len(texts), pairs)
-    width = len(loaded.labels) if loaded.labels else 1
-    outputs = np.zeros((len(texts), width), dtype=np.float32)
-    if texts:
-        encoded = loaded.tokenizer(texts, pairs, truncation=True, max_length=loaded.max_length, padding=False)
-        features = {name: encoded[name] for name in loaded.input_names}
-        order = np.argsort([-len(ids) for ids in features["input_ids"]], kind="stable")
-        collate = Collator(loaded.tokenizer.pad_token_id or 0, float_labels=True)  # its labels are unused
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size].tolist()
-                batch = collate([(i, {name: values[i] for name, values in features.items()}, 0.0) for i in rows])
-                inputs = {name: batch[name].to(loaded.device) for name in loaded.input_names}
-                outputs[rows] = _outputs(loaded, loaded.model(**inputs).logits).cpu().numpy()
-    return outputs if loaded.labels else outputs[:, 0]
+    return loaded.kind.predict_scores(loaded, texts, pairs, batch_size)
 
 
 def predict(run_dir, texts: list[str], pairs: list[str] | None = None, batch_size: int = BATCH_SIZE,
             threshold: float | None = None) -> list[dict]:
     """`{"label", "scores": {label: probability}}` per text, `{"value"}` for regression, or for multi-label
-    `{"labels": [names with p >= threshold], "scores", "threshold"}` (threshold None: DEFAULT_THRESHOLD; other tasks
-    ignore it); for extractive QA (texts: questions, pairs: contexts) qa_inference.predict_answers' records."""
+    `{"labels": [names with p >= threshold], "scores", "threshold"}` (threshold None: 0.5; other tasks ignore it);
+    for extractive QA (texts: questions, pairs: contexts) qa.inference.predict_answers' records."""
     loaded = load_run(run_dir)
-    if loaded.task == QA:
-        return qa_inference.predict_answers(loaded, texts, _contexts(texts, pairs), batch_size)
-    cut = checked_threshold(threshold)
-    scores = predict_scores(loaded.run_dir, texts, pairs, batch_size)
-    return [_as_prediction(loaded, np.atleast_1d(row).tolist(), cut) for row in scores]
+    return loaded.kind.predict(loaded, texts, pairs, batch_size, threshold)
 
 
 def predict_one(run_dir, text: str, pair: str | None = None, threshold: float | None = None) -> dict:
     """The prediction for one text (and second text) plus `latency_ms`: tokenize, forward and softmax (multi-label:
     a sigmoid per label, and `{"labels", "scores", "threshold"}` as `predict` gives). Extractive QA: text is the
-    question, pair the context (required); qa_inference.predict_answer's record."""
+    question, pair the context (required); qa.inference.predict_answer's record."""
     loaded = load_run(run_dir)
-    if loaded.task == QA:
-        return qa_inference.predict_answer(loaded, text, pair)
-    cut = checked_threshold(threshold)
-    pairs = _check_pairs(loaded, 1, None if pair is None else [pair])
-    started = time.perf_counter()
-    encoded = loaded.tokenizer(_as_text(text), pairs[0] if pairs else None, truncation=True,
-                               max_length=loaded.max_length, return_tensors="pt")
-    with torch.inference_mode():
-        logits = loaded.model(**{name: encoded[name].to(loaded.device) for name in loaded.input_names}).logits
-        row = _outputs(loaded, logits)[0].tolist()
-    latency = (time.perf_counter() - started) * 1000
-    return _as_prediction(loaded, row, cut) | {"latency_ms": round(latency, 3)}
+    return loaded.kind.predict_one(loaded, text, pair, threshold)
 
 
 # ---------------------------------------------------------------- explaining
@@ -314,64 +242,10 @@ def explain(run_dir, text: str, pair: str | None = None, target: str | None = No
     as one batch.
     Keys: label, method, steps, prediction, truncated, tokens [{token, score, segment, special}],
     words [{word, score, segment, start, end}] (character offsets into their text); scores scaled to [-1, 1].
-    Extractive QA (text: question, pair: context) explains the answer instead: see qa_inference.explain_answer.
+    Extractive QA (text: question, pair: context) explains the answer instead: see qa.inference.explain_answer.
     """
     loaded = load_run(run_dir)
-    if loaded.task == QA:
-        return qa_inference.explain_answer(loaded, text, pair, steps)
-    pairs = _check_pairs(loaded, 1, None if pair is None else [pair])
-    texts = (_as_text(text), pairs[0] if pairs else None)
-    encoded = loaded.tokenizer(*texts, truncation=True, max_length=loaded.max_length, return_tensors="pt",
-                               return_offsets_mapping=True, return_special_tokens_mask=True)
-    inputs = {name: encoded[name].to(loaded.device) for name in loaded.input_names}
-    special = encoded["special_tokens_mask"][0].bool()
-    with torch.inference_mode():
-        row = _outputs(loaded, loaded.model(**inputs).logits)[0].tolist()
-    prediction = _as_prediction(loaded, row)
-    index = _target_index(loaded, target or _surest_label(prediction))
-    attributions = integrated_gradients(loaded, inputs, special, index, steps)[0].cpu()
-    tokens = attribution.token_scores(loaded.tokenizer, encoded, attributions)
-    full = loaded.tokenizer(*texts, truncation=False)["input_ids"]
-    return {"label": loaded.labels[index] if loaded.labels else None, "method": "integrated_gradients",
-            "steps": steps, "prediction": prediction, "truncated": len(full) > len(tokens),
-            "tokens": tokens, "words": attribution.word_scores(encoded, attributions, texts)}
-
-
-def _surest_label(prediction: dict) -> str | None:
-    """explain's default target: the predicted class, or the label with the highest score (None for a value)."""
-    scores = prediction.get("scores")
-    return prediction.get("label") or (max(scores, key=scores.get) if scores else None)
-
-
-def _target_index(loaded: LoadedRun, target: str | None) -> int:
-    if loaded.labels is None:
-        return 0
-    if target not in loaded.labels:
-        raise StudioError(f"Unknown label {target!r}; this model's labels are: {', '.join(loaded.labels)}.")
-    return loaded.labels.index(target)
-
-
-def integrated_gradients(loaded: LoadedRun, inputs: dict, special: torch.Tensor, index: int | None, steps: int,
-                         target=None):
-    """attribution.integrated_gradients of `target(output)` (default: label `index`'s log-probability, its
-    log-sigmoid for multi-label, or the value for regression); extractive QA passes its answer's start + end logit."""
-    return attribution.integrated_gradients(loaded.model, loaded.tokenizer.pad_token_id or 0, inputs, special,
-                                            target or _label_target(loaded, index), steps)
-
-
-# What explain attributes, by task kind, before picking the target's column: the value (regression), each label's
-# log-sigmoid (multi-label: its own probability), else the log-softmax over the classes.
-ATTRIBUTED = {"regression": lambda logits: logits, MULTI_LABEL: torch.nn.functional.logsigmoid}
-
-
-def _label_target(loaded: LoadedRun, index: int | None):
-    def target(output) -> torch.Tensor:
-        return ATTRIBUTED.get(loaded.task, _log_softmax)(output.logits.float())[:, index]
-    return target
-
-
-def _log_softmax(logits: torch.Tensor) -> torch.Tensor:
-    return torch.log_softmax(logits, dim=-1)
+    return loaded.kind.explain(loaded, text, pair, target, steps)
 
 
 # ---------------------------------------------------------------- speed
@@ -385,7 +259,7 @@ def measure_speed(run_dir, texts: list[str], pairs: list[str] | None = None, rep
     loaded = load_run(run_dir)
     if not texts:
         raise StudioError("Give at least one text to measure the speed with.")
-    pairs = _check_pairs(loaded, len(texts), pairs)
+    pairs = loaded.checked_pairs(len(texts), pairs)
 
     def cycled(values, count):
         return None if values is None else [values[i % len(values)] for i in range(count)]

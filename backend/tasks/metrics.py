@@ -1,4 +1,5 @@
-"""Task metrics: a table from task kind to the metrics it reports and the one that picks the best checkpoint.
+"""The metric helpers the task kinds share: each kind's `metrics(outputs, gold)` calls one of the *_metrics here,
+and the kind names its main metric (backend/tasks/base.py).
 
 The scores come from scikit-learn and scipy, whose results are the ones users compare against; this module only
 turns model outputs into their inputs and pins the edge cases (empty inputs and undefined scores give 0, not NaN or
@@ -8,7 +9,6 @@ values of shape (n,) or (n, 1) for regression.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -131,46 +131,3 @@ def qa_metrics(predictions: list[str], golds: list[list[str]]) -> dict[str, floa
     other metric here (SQuAD prints percentages); the *_total keys are question counts."""
     scores = squad_v2_scores(predictions, golds)
     return {name: value if name.endswith("total") else round(value / 100, 6) for name, value in scores.items()}
-
-
-@dataclass(frozen=True)
-class TaskMetrics:
-    compute: Callable[..., dict[str, float]]  # (outputs, gold); for extractive QA (answers, gold answers)
-    main: str  # the metric that chooses the best checkpoint and drives early stopping
-    greater_is_better: bool
-
-
-# Main metrics, and why:
-# - classification: macro F1. Every class counts equally, so a model that only predicts the majority class of
-#   an imbalanced CSV cannot look best (accuracy can); it reads as "how good per class" and exists for any
-#   number of classes (binary F1 does not, MCC is harder to explain to a newcomer).
-# - regression: MSE. Predictions are shown as values, so how far off they are is what matters; correlations
-#   ignore scale and offset, and are undefined while predictions are still constant early in training.
-# - multi-label: micro F1. It pools every (row, label) decision, so it stays steady when some labels are rare
-#   (macro F1 jumps with each of their few rows), and predicting no label at all scores 0.
-# - extractive QA: F1 over answer words, SQuAD's headline number; exact match gives no credit for a nearly
-#   right span.
-TASK_METRICS: dict[str, TaskMetrics] = {
-    "text_classification": TaskMetrics(classification_metrics, "macro_f1", greater_is_better=True),
-    "pair_classification": TaskMetrics(classification_metrics, "macro_f1", greater_is_better=True),
-    "regression": TaskMetrics(regression_metrics, "mse", greater_is_better=False),
-    "multi_label_classification": TaskMetrics(multilabel_metrics, "micro_f1", greater_is_better=True),
-    "extractive_qa": TaskMetrics(qa_metrics, "f1", greater_is_better=True),
-}
-
-
-def compute_metrics(task: str, predictions: np.ndarray, gold: np.ndarray) -> dict[str, float]:
-    return TASK_METRICS[task].compute(predictions, gold)
-
-
-def main_metric(task: str) -> str:
-    return TASK_METRICS[task].main
-
-
-def is_improvement(task: str, value: float, best: float | None) -> bool:
-    """Whether `value` of the task's main metric beats `best` (None: nothing to beat yet). NaN never improves."""
-    if not np.isfinite(value):
-        return False
-    if best is None:
-        return True
-    return value > best if TASK_METRICS[task].greater_is_better else value < best

@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from backend import tasks
 from backend.schemas import DataSpec, JobSpec, StudioError
+from backend.tasks.base import TaskKind
 from backend.training.run_control import choose_precision
 
 
@@ -20,7 +22,7 @@ class Preset:
     learning_rate_scale: float  # times the model's catalog learning rate
     max_length_cap: int  # the data's suggested max length, never above this
     early_stopping_patience: int | None
-    qa_max_length_cap: int  # extractive QA: a window holds the question and a stretch of context, so it needs room
+    window_length_cap: int  # for kinds that read windows (a question and a stretch of context): they need room
 
 
 PRESETS: dict[str, Preset] = {
@@ -31,12 +33,6 @@ PRESETS: dict[str, Preset] = {
     "thorough": Preset("Thorough", "Up to 8 epochs with early stopping: stops when the validation score has not "
                        "improved for 3 evaluations. Slower, often a point or two better.", 8, 1.0, 512, 3, 384),
 }
-
-# Extractive QA learns two pointers (answer start and end) per window from a few hundred questions: on the QA sample
-# with all-MiniLM-L6-v2, 3 epochs at batch 32 left has-answer F1 near 0.03, while batch 8 for 5 epochs reached F1
-# 0.80 (0.82 on answerable questions) in under a minute on 2 CPU cores. So QA jobs take at most this batch size and
-# at least these epochs.
-QA_MAX_BATCH_SIZE, QA_MIN_EPOCHS = 8, 5
 
 # Rough training throughput in tokens per second per million non-embedding parameters, by device and precision.
 # The CPU numbers are calibrated with bench/quick_demo.py on this project's 2-core machine (all-MiniLM-L6-v2 and
@@ -51,18 +47,17 @@ PADDING = 1.05  # length-grouped batches pad little: measured padded / real toke
 
 def apply_preset(key: str, data: DataSpec, model: str, model_defaults: dict, suggested_max_length: int | None,
                  **overrides) -> JobSpec:
-    """A JobSpec for the preset, the model's defaults and the data's suggested max length; overrides win."""
+    """A JobSpec for the preset as the task kind takes it, the model's defaults and the data's suggested max length;
+    overrides win."""
     if key not in PRESETS:
         raise StudioError(f"Unknown preset {key!r}; choose one of: {', '.join(PRESETS)}.")
     preset = PRESETS[key]
     suggested = suggested_max_length or model_defaults.get("max_length", 128)
-    qa = data.task == "extractive_qa"
-    batch_size = model_defaults.get("batch_size", 32)
+    fitted = kind_of(data).preset(preset, model_defaults.get("batch_size", 32))
     spec = JobSpec(
-        data=data, model=model, epochs=max(preset.epochs, QA_MIN_EPOCHS) if qa else preset.epochs,
+        data=data, model=model, epochs=fitted["epochs"],
         learning_rate=model_defaults.get("learning_rate", 5e-5) * preset.learning_rate_scale,
-        batch_size=min(batch_size, QA_MAX_BATCH_SIZE) if qa else batch_size,
-        max_length=min(suggested, preset.qa_max_length_cap if qa else preset.max_length_cap),
+        batch_size=fitted["batch_size"], max_length=min(suggested, fitted["max_length_cap"]),
         early_stopping_patience=preset.early_stopping_patience,
     )
     for name, value in overrides.items():
@@ -79,7 +74,7 @@ def estimate_seconds(train_rows: int, mean_tokens: float, spec: JobSpec, num_par
     rows = steps_per_epoch * spec.batch_size * spec.epochs
     if spec.max_steps:
         rows = min(rows, spec.max_steps * spec.batch_size * spec.gradient_accumulation_steps)
-    tokens = rows * tokens_per_row(mean_tokens, spec) * PADDING
+    tokens = rows * kind_of(spec.data).tokens_per_row(mean_tokens, spec) * PADDING
     compute_params = num_parameters * (1 - EMBEDDING_SHARE.get(role or "", 0.3)) / 1e6
     try:
         precision = choose_precision(spec.precision, cuda=device == "cuda")
@@ -90,15 +85,10 @@ def estimate_seconds(train_rows: int, mean_tokens: float, spec: JobSpec, num_par
     return tokens / speed * EVAL_OVERHEAD
 
 
-def tokens_per_row(mean_tokens: float, spec: JobSpec) -> float:
-    """Tokens the model reads per row: cut at max_length, except extractive QA, where a long context is read in
-    windows that overlap by the stride, so its tokens count once plus the overlaps."""
-    if spec.data.task != "extractive_qa" or mean_tokens <= spec.max_length:
-        return min(mean_tokens, spec.max_length)
-    from backend.tasks.qa.features import stride_for
-
-    stride = stride_for(spec.max_length, spec.doc_stride)
-    return mean_tokens * spec.max_length / max(spec.max_length - stride, 1)
+def kind_of(data: DataSpec) -> TaskKind:
+    """The data's task kind; a task still to be detected from the columns gets what every kind gets by default (the
+    preset's own values, rows cut at max_length)."""
+    return tasks.get(data.task) if data.task else TaskKind()
 
 
 def device_kind() -> str:

@@ -13,14 +13,11 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from accelerate.tracking import GeneralTracker
 
 from backend.training.runs import METRICS, TEMP_PREFIX
-
-if TYPE_CHECKING:  # annotations only: the trainer imports this module
-    from backend.training.trainer import Schedule
+from backend.training.schedule import Schedule
 
 
 def _json_safe(value):

@@ -7,10 +7,12 @@
 the simple launcher. With --multi_gpu on a machine without CUDA the processes form a CPU/gloo group.)
 
 The loop follows accelerate's examples/nlp_example.py: create the Accelerator, build the dataloaders, prepare,
-loop, evaluate. What varies per run (early stopping, divergence, checkpoints) lives in small functions below
-the loop; what controls the run around it (stop signals, out-of-memory retries, precision, outcome.json) lives in
-backend.training.run_control; the run folder's files are written by backend.training.runs, the metrics by
-backend.training.tracking.
+loop, evaluate. What differs between task kinds (the head, how rows become batches, the metrics and which one is
+best) comes from the run's TaskKind (backend.tasks); the loop never asks which kind it trains. What varies per run
+(early stopping, divergence, checkpoints) lives in small functions below the loop, when to log, evaluate and
+checkpoint in backend.training.schedule; what controls the run around it (stop signals, out-of-memory retries,
+precision, outcome.json) lives in backend.training.run_control; the run folder's files are written by
+backend.training.runs, the metrics by backend.training.tracking.
 
 Exit codes of the entry point: 0 completed or stopped (see outcome.json), 1 failed unexpectedly (traceback on
 stderr), 2 failed on the input (one readable line on stderr), 3 diverged.
@@ -22,26 +24,23 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from backend.data import checks as data
-from backend.data.batching import Evaluation, build_dataloaders, encode
+from backend import tasks
+from backend.tasks import loading
+from backend.data.batching import Evaluation
 from backend.models import catalog
-from backend.tasks.metrics import compute_metrics, is_improvement, main_metric
-from backend.tasks.qa import features as qa_features
 from backend.training import runs
 from backend.training.runs import forget_attempt, save_checkpoint, save_model
 from backend.schemas import JobSpec, StudioError
 from backend.training.run_control import (Outcome, StopSignal, TimeLimit, choose_precision, describe_device,
                                           failure_reason, peak_memory_mb, progress_bar, retry_on_oom, write_outcome)
+from backend.training.schedule import Schedule
 from backend.training.tracking import MetricsFile, Progress, Window, truncate_metrics
 
-EVALUATIONS_PER_RUN, MIN_EVAL_INTERVAL = 10, 10  # automatic eval interval: ~10 per run, not more often than 10 steps
-LOG_POINTS, MAX_LOG_INTERVAL = 100, 50  # ~100 points on the loss curve, at least one every 50 steps
 MAX_GRAD_NORM = 1.0  # as the transformers Trainer: keeps early steps of a fresh head from blowing up
 EXIT_CODES = {"completed": 0, "stopped": 0, "failed": 1, "diverged": 3}  # and 2: a StudioError (the input's fault)
 
@@ -73,10 +72,11 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
     if accelerator.is_main_process:
         runs.write_spec(run_dir, spec)
     torch.manual_seed(spec.seed)  # the new classification head starts the same way in every run of this spec
-    splits = data.load_splits(spec.data)
+    splits = loading.load_splits(spec.data)
+    kind = tasks.get(splits.task)  # what differs between task kinds: head, batches, metrics
     tokenizer = catalog.load_tokenizer(spec.model)
-    model = catalog.load_model(spec.model, splits.task, splits.labels)
-    train_dl, eval_dl, evaluation = _build_dataloaders(spec, splits, tokenizer, model)
+    model = catalog.load_model(spec.model, kind, splits.labels)
+    train_dl, eval_dl, evaluation = kind.dataloaders(spec, splits, tokenizer, model)
     sampler = train_dl.batch_sampler  # kept: after prepare it may sit inside accelerate's shard wrapper
     optimizer = make_optimizer(model, spec)
 
@@ -96,8 +96,7 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
                       f"from step {progress.step}, {accelerator.precision_used} on {describe_device(accelerator)}, "
                       f"{accelerator.num_processes} process(es).", file=sys.stderr, flush=True)  # stdout is for JSON
 
-    task = splits.task
-    health, watchers = divergence_check(spec.learning_rate), early_stopping(spec.early_stopping_patience, task)
+    health, watchers = divergence_check(spec.learning_rate), early_stopping(spec.early_stopping_patience, kind)
     window = Window(accelerator)
     bar = progress_bar(accelerator, schedule.total_steps, progress.step)
     outcome = finished(progress, schedule, stopping=False)  # a resumed run may have nothing left to do
@@ -129,7 +128,7 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
             outcome = health(record, progress)
             if outcome is None and (schedule.eval_due(progress.step) or out_of_time):
                 record.update(evaluate(accelerator, model, eval_dl, evaluation))
-                keep_best(accelerator, model, tokenizer, run_dir, task, record, progress)
+                keep_best(accelerator, model, tokenizer, run_dir, kind, record, progress)
                 outcome = next(filter(None, (watch(record, progress) for watch in watchers)), None)
             accelerator.log(record, step=progress.step)
             bar.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
@@ -145,33 +144,6 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
     bar.close()
     accelerator.end_training()
     return _finish(spec, splits, accelerator, model, tokenizer, run_dir, schedule, progress, outcome)
-
-
-def _build_dataloaders(spec: JobSpec, splits, tokenizer, model):
-    """The one seam from tables to batches, by task kind: (train loader, eval loader, Evaluation)."""
-    return DATALOADERS.get(splits.task, sequence_dataloaders)(spec, splits, tokenizer, model)
-
-
-def sequence_dataloaders(spec: JobSpec, splits, tokenizer, model):
-    """Classification (single- and multi-label) and regression: tokenize once, then length-grouped, dynamically
-    padded loaders."""
-    config = model.config
-    # The label order is the model config's (id2label), so the saved model describes its own outputs.
-    labels = None if splits.task == "regression" else [config.id2label[i] for i in range(config.num_labels)]
-    train_set = encode(splits.train, tokenizer, spec.max_length, labels)
-    eval_set = encode(splits.eval, tokenizer, spec.max_length, labels)
-    if len(train_set) == 0 or len(eval_set) == 0:
-        raise StudioError("The training or evaluation set is empty; check the CSV files and the eval fraction.")
-    # Regression values and multi-label 0/1 rows come out of encode as floats, and the losses want them so.
-    train_dl, eval_dl = build_dataloaders(train_set, eval_set, spec.batch_size, spec.seed, tokenizer.pad_token_id,
-                                          float_labels=train_set.labels.dtype.kind == "f")
-    score = lambda logits, gold: compute_metrics(splits.task, logits, gold)  # noqa: E731
-    return train_dl, eval_dl, Evaluation(outputs=lambda output: output.logits, score=score)
-
-
-# Task kinds whose data reach the model in another shape than one (pair of) text(s) per row; the rest use
-# sequence_dataloaders.
-DATALOADERS = {"extractive_qa": qa_features.qa_dataloaders}
 
 
 def make_accelerator(spec: JobSpec, run_dir: Path):
@@ -211,42 +183,6 @@ def make_optimizer(model, spec: JobSpec):
     return torch.optim.AdamW(groups, lr=spec.learning_rate, fused=fused)
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """How long to train and when to log, evaluate and checkpoint, counted in optimizer steps."""
-
-    total_steps: int
-    steps_per_epoch: int
-    log_every: int
-    eval_every: int
-    checkpoint_every: int | None  # None: whenever it evaluates
-
-    @classmethod
-    def for_run(cls, spec: JobSpec, batches_per_epoch: int) -> "Schedule":
-        steps_per_epoch = math.ceil(batches_per_epoch / spec.gradient_accumulation_steps)
-        total = spec.max_steps or math.ceil(spec.epochs * steps_per_epoch)
-        if total < 1:
-            raise StudioError("Nothing to train: set epochs or max_steps above 0.")
-        eval_every = spec.eval_every_steps or max(MIN_EVAL_INTERVAL, math.ceil(total / EVALUATIONS_PER_RUN))
-        log_every = max(1, min(MAX_LOG_INTERVAL, total // LOG_POINTS))
-        return cls(total, steps_per_epoch, log_every, eval_every, spec.checkpoint_every_steps)
-
-    def eval_due(self, step: int) -> bool:
-        return step % self.eval_every == 0 or step % self.steps_per_epoch == 0 or step >= self.total_steps
-
-    def checkpoint_due(self, step: int) -> bool:
-        return self.eval_due(step) if self.checkpoint_every is None else step % self.checkpoint_every == 0
-
-    def log_due(self, step: int) -> bool:
-        # Every evaluation and checkpoint also logs: the divergence check must pass before anything is saved.
-        return step % self.log_every == 0 or self.eval_due(step) or self.checkpoint_due(step)
-
-    def lr_scheduler(self, optimizer, warmup_ratio: float):
-        from transformers import get_linear_schedule_with_warmup
-
-        return get_linear_schedule_with_warmup(optimizer, math.ceil(warmup_ratio * self.total_steps), self.total_steps)
-
-
 def divergence_check(learning_rate: float):
     def check(record: dict, progress: Progress) -> Outcome | None:
         if math.isfinite(record["loss"]):
@@ -256,7 +192,7 @@ def divergence_check(learning_rate: float):
     return check
 
 
-def early_stopping(patience: int | None, task: str) -> list:
+def early_stopping(patience: int | None, kind) -> list:
     """A list of watchers: empty without patience, so the loop needs no `if patience` of its own."""
     if not patience:
         return []
@@ -264,7 +200,7 @@ def early_stopping(patience: int | None, task: str) -> list:
     def watch(record: dict, progress: Progress) -> Outcome | None:
         if progress.evals_since_best < patience:
             return None
-        return Outcome("completed", f"Stopped early: {main_metric(task)} did not improve in {patience} evaluations; "
+        return Outcome("completed", f"Stopped early: {kind.main_metric} did not improve in {patience} evaluations; "
                                     f"the model kept is from step {progress.best_step}.")
     return [watch]
 
@@ -315,13 +251,13 @@ def evaluate(accelerator, model, eval_dl, evaluation: Evaluation) -> dict:
     return {f"eval_{name}": value for name, value in scores.items()}
 
 
-def keep_best(accelerator, model, tokenizer, run_dir: Path, task: str, record: dict, progress: Progress) -> None:
-    """Track the main metric; when it improves, the model becomes run_dir/model."""
+def keep_best(accelerator, model, tokenizer, run_dir: Path, kind, record: dict, progress: Progress) -> None:
+    """Track the task kind's main metric; when it improves, the model becomes run_dir/model."""
     metrics = {key[len("eval_"):]: value for key, value in record.items()
                if key.startswith("eval_") and key != "eval_runtime_s"}
     progress.last_metrics = metrics
-    value = metrics[main_metric(task)]
-    if not is_improvement(task, value, progress.best_value):
+    value = metrics[kind.main_metric]
+    if not kind.is_improvement(value, progress.best_value):
         progress.evals_since_best += 1
         return
     progress.best_value, progress.best_step, progress.best_metrics = value, progress.step, metrics
@@ -349,7 +285,8 @@ def _finish(spec, splits, accelerator, model, tokenizer, run_dir, schedule, prog
     seconds = max(progress.train_seconds, 1e-9)
     results = {
         "task": splits.task, "model": spec.model, "labels": splits.labels,
-        "metrics": progress.best_metrics, "main_metric": main_metric(splits.task), "best_step": progress.best_step,
+        "metrics": progress.best_metrics, "main_metric": tasks.get(splits.task).main_metric,
+        "best_step": progress.best_step,
         "final_metrics": progress.last_metrics, "steps": progress.step, "total_steps": schedule.total_steps,
         "epochs": round(progress.step / schedule.steps_per_epoch, 4),
         "train_runtime_s": round(progress.train_seconds, 3),

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 import torch
 
+from backend import tasks
 from backend.data.batching import Collator, LengthGroupedBatches, SortedBatches, build_dataloaders, encode
 from backend.models.catalog import load_tokenizer
 from backend.schemas import StudioError
@@ -20,8 +21,13 @@ def frame(n=40, pair=False):
     return pd.DataFrame(rows)
 
 
+def encode_as(task, rows, tokenizer, max_length, labels):
+    """`encode` with the rows' labels as the kind called `task` gives them to the loss."""
+    return encode(rows, tokenizer, max_length, tasks.get(task).label_values(rows, labels))
+
+
 def test_encode_tokenizes_without_padding_and_maps_sorted_labels(tokenizer):
-    encoded = encode(frame(), tokenizer, max_length=8, labels=["a", "b"])
+    encoded = encode_as("text_classification", frame(), tokenizer, 8, ["a", "b"])
     assert len(encoded) == 40
     assert encoded.lengths.max() == 8  # truncated at max_length
     assert encoded.lengths.min() == 3  # [CLS] word [SEP]: not padded
@@ -31,23 +37,24 @@ def test_encode_tokenizes_without_padding_and_maps_sorted_labels(tokenizer):
 
 def test_encode_regression_labels_are_floats_and_unknown_classes_are_named(tokenizer):
     values = frame().assign(label=[str(i / 10) for i in range(40)])
-    assert encode(values, tokenizer, 16, labels=None).labels.dtype == np.float32
+    assert encode_as("regression", values, tokenizer, 16, None).labels.dtype == np.float32
     with pytest.raises(StudioError, match="zzz"):
-        encode(frame().assign(label="zzz"), tokenizer, 16, labels=["a", "b"])
+        encode_as("text_classification", frame().assign(label="zzz"), tokenizer, 16, ["a", "b"])
 
 
 def test_multi_label_sets_become_float_rows_of_0_1(tokenizer):
     sets = frame(4).assign(label=[("b",), (), ("a", "b"), ("a",)])
-    encoded = encode(sets, tokenizer, 16, labels=["a", "b"])
+    encoded = encode_as("multi_label_classification", sets, tokenizer, 16, ["a", "b"])
     assert encoded.labels.dtype == np.float32 and encoded.labels.tolist() == [[0, 1], [0, 0], [1, 1], [1, 0]]
     batch = Collator(tokenizer.pad_token_id, float_labels=True)([encoded[2], encoded[1]])
     assert batch["labels"].dtype == torch.float32 and batch["labels"].tolist() == [[1, 1], [0, 0]]
     with pytest.raises(StudioError, match="zzz appear only in the evaluation rows"):
-        encode(sets.assign(label=[("a",), ("zzz",), (), ()]), tokenizer, 16, labels=["a", "b"])
+        encode_as("multi_label_classification", sets.assign(label=[("a",), ("zzz",), (), ()]), tokenizer, 16,
+                  ["a", "b"])
 
 
 def test_collator_pads_to_the_longest_row_of_the_batch(tokenizer):
-    encoded = encode(frame(pair=True), tokenizer, max_length=32, labels=["a", "b"])
+    encoded = encode_as("text_classification", frame(pair=True), tokenizer, 32, ["a", "b"])
     batch = Collator(tokenizer.pad_token_id, float_labels=False)([encoded[1], encoded[5]])
     assert batch["input_ids"].shape == (2, int(encoded.lengths[[1, 5]].max()))
     assert batch["attention_mask"].sum().item() == int(encoded.lengths[[1, 5]].sum())
@@ -83,7 +90,7 @@ def test_sorted_batches_for_evaluation():
 
 
 def test_build_dataloaders_yields_padded_batches(tokenizer):
-    encoded = encode(frame(), tokenizer, 16, labels=["a", "b"])
+    encoded = encode_as("text_classification", frame(), tokenizer, 16, ["a", "b"])
     train_dl, eval_dl = build_dataloaders(encoded, encoded, 8, seed=0, pad_token_id=0, float_labels=False)
     batches = list(train_dl)
     assert sum(len(b["labels"]) for b in batches) == 40

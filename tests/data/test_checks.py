@@ -1,4 +1,5 @@
-"""backend.data.checks: reading hostile CSVs, guessing columns and task, checking labels, the split and the report."""
+"""backend.data.checks and backend.tasks.loading: reading hostile CSVs, guessing columns and task, checking labels,
+the split and the report."""
 from __future__ import annotations
 
 import json
@@ -8,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from backend.data import reading as csv_reading, checks as data
-from backend.data.checks import detect_task, guess_columns, load_splits, validate
+from backend import tasks
+from backend.data import reading as csv_reading
+from backend.data.columns import guess_columns
 from backend.data.reading import read_table
-from backend.schemas import TASK_KINDS, DataSpec, StudioError
+from backend.schemas import DataSpec, StudioError
+from backend.tasks import loading as data
+from backend.tasks.loading import detect_task, load_splits, validate
 from tests.conftest import FIXTURES, SAMPLE_DATA
 
 MALFORMED = FIXTURES / "malformed"
@@ -252,7 +256,7 @@ def test_guess_columns_from_content_without_hints(write_csv):
 def test_detect_task(labels, pair, task):
     import pandas as pd
     frame = pd.DataFrame({"label": labels, "text_b": ["t"] * len(labels), "sentence2": ["t"] * len(labels)})
-    assert detect_task(frame, "label", pair) == task and task in TASK_KINDS
+    assert detect_task(frame, "label", pair) == task and task in tasks.titles()
 
 
 def test_user_columns_override_the_guess(write_csv):

@@ -47,7 +47,8 @@ def peak_memory_mb() -> float:
 
 def run_case(path: str, limits: dict) -> dict:
     """Validate one file as the app would: what happened, how long it took and how much it added to the peak."""
-    from backend.data import reading as csv_reading, checks as data
+    from backend.data import reading as csv_reading
+    from backend.tasks import loading as data
     from backend.schemas import DataSpec, StudioError
 
     before, started = peak_memory_mb(), time.perf_counter()

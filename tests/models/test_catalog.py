@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from backend import tasks
 from backend.models import catalog, files as model_files
 from backend.schemas import StudioError
 from tests.tiny_model import packaged_minilm_dir
@@ -270,7 +271,7 @@ def test_tokenizers_are_cached(tiny_model_dir):
 
 
 def test_classification_models_carry_sorted_labels_and_load_quietly(tiny_model_dir, capfd):
-    model = catalog.load_model(tiny_model_dir, "text_classification", ["spam", "ham", "spam", "eggs"])
+    model = catalog.load_model(tiny_model_dir, tasks.get("text_classification"), ["spam", "ham", "spam", "eggs"])
     assert type(model).__name__ == "BertForSequenceClassification"
     assert model.config.num_labels == 3
     assert model.config.id2label == {0: "eggs", 1: "ham", 2: "spam"}
@@ -279,14 +280,14 @@ def test_classification_models_carry_sorted_labels_and_load_quietly(tiny_model_d
 
 
 def test_regression_models_have_one_output(tiny_model_dir):
-    model = catalog.load_model(tiny_model_dir, "regression")
+    model = catalog.load_model(tiny_model_dir, tasks.get("regression"))
     assert (model.config.num_labels, model.config.problem_type) == (1, "regression")
 
 
 def test_the_packaged_sentence_transformer_loads_as_a_classifier():
     import torch
 
-    model = catalog.load_model("all-minilm-l6", "pair_classification", ["no", "yes"])
+    model = catalog.load_model("all-minilm-l6", tasks.get("pair_classification"), ["no", "yes"])
     assert model.config.num_hidden_layers == 6 and model.dtype == torch.float32
     # the encoder kept its trained weights: only the head is new
     assert catalog.count_parameters(model) == 22_713_216 + 384 * 2 + 2
@@ -294,8 +295,8 @@ def test_the_packaged_sentence_transformer_loads_as_a_classifier():
 
 def test_loading_refuses_bad_requests_with_readable_errors(tiny_model_dir, hub_down):
     with pytest.raises(StudioError, match="at least two different labels"):
-        catalog.load_model(tiny_model_dir, "text_classification", ["only"])
+        catalog.load_model(tiny_model_dir, tasks.get("text_classification"), ["only"])
     with pytest.raises(StudioError, match="Unknown task"):
-        catalog.load_model(tiny_model_dir, "summarisation", ["a", "b"])
+        catalog.load_model(tiny_model_dir, tasks.get("summarisation"), ["a", "b"])
     with pytest.raises(StudioError, match="not available offline"):
         catalog.load_tokenizer("minilm-l12")

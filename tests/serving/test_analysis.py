@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backend.data import checks as data
+from backend.tasks import loading as data
 from backend.schemas import DataSpec, StudioError
 from backend.serving import analysis, inference
+from backend.tasks import sequence_reports
 from backend.tasks.multi_label import analysis as multilabel_analysis
 from backend.training import runs
 from tests.serving.test_inference import multilabel_run  # noqa: F401  (its finished run, built for this module too)
@@ -93,7 +94,7 @@ def test_per_class_scores_follow_the_confusion_matrix():
     matrix = np.array([[3, 0, 1], [2, 0, 0], [0, 0, 4]])
     cells = [(g, p) for (g, p), count in np.ndenumerate(matrix) for _ in range(count)]
     gold, pred = (np.array(side) for side in zip(*cells))
-    rows = analysis._per_class(gold, pred, ["a", "b", "c"])
+    rows = sequence_reports.per_class(gold, pred, ["a", "b", "c"])
     assert rows[0] == {"label": "a", "precision": 0.6, "recall": 0.75, "f1": pytest.approx(0.6667, abs=1e-4),
                        "support": 4}
     assert rows[1] == {"label": "b", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2}

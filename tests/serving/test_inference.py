@@ -14,6 +14,7 @@ import torch
 from backend.__main__ import main
 from backend.schemas import DataSpec, JobSpec, StudioError
 from backend.serving import inference
+from backend.tasks import sequence_inference
 from backend.training import runs, trainer
 
 GOOD, BAD = "great lovely superb nice excellent".split(), "awful terrible poor horrible dreadful".split()
@@ -258,7 +259,7 @@ def test_integrated_gradients_add_up_to_the_change_in_log_probability(classifier
     with torch.inference_mode():
         change = [torch.log_softmax(loaded.model(**(inputs | {"input_ids": ids})).logits, -1)[0, 1]
                   for ids in (inputs["input_ids"], baseline)]
-    attributions = inference.integrated_gradients(loaded, inputs, special, 1, steps=64)
+    attributions = sequence_inference.integrated_gradients(loaded, inputs, special, 1, steps=64)
     assert float(attributions.sum()) == pytest.approx(float(change[0] - change[1]), rel=0.05, abs=1e-6)
 
 
@@ -276,7 +277,7 @@ def test_explain_a_multi_label_prediction_by_its_surest_label_or_any_other(multi
     with torch.inference_mode():
         change = [torch.nn.functional.logsigmoid(loaded.model(**(inputs | {"input_ids": ids})).logits)[0, 1]
                   for ids in (inputs["input_ids"], baseline)]
-    attributions = inference.integrated_gradients(loaded, inputs, special, 1, steps=64)
+    attributions = sequence_inference.integrated_gradients(loaded, inputs, special, 1, steps=64)
     assert float(attributions.sum()) == pytest.approx(float(change[0] - change[1]), rel=0.05, abs=1e-5)
 
 

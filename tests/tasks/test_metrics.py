@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from backend.schemas import TASK_KINDS
+from backend import tasks
 from backend.tasks import metrics
 
 
@@ -12,19 +12,19 @@ def one_hot_logits(pred, num_labels):
 
 
 def test_every_task_kind_has_metrics_and_a_main_metric():
-    assert set(metrics.TASK_METRICS) == set(TASK_KINDS)
     samples = {  # (model outputs, gold) in each task's own shape
         "regression": (np.array([0.1, 0.9]), np.array([1.0, 0.0])),
         "multi_label_classification": (np.array([[2.0, -1.0], [-3.0, 4.0]]), np.array([[1, 0], [0, 1]])),
         "extractive_qa": (["Paris", ""], [["Paris"], [""]]),
     }
-    for task, entry in metrics.TASK_METRICS.items():
+    for task in tasks.names():
+        kind = tasks.get(task)
         outputs, gold = samples.get(task, (np.array([[0.1, 0.9], [0.8, 0.2]]), np.array([1, 0])))
-        assert entry.main in entry.compute(outputs, gold)
+        assert kind.main_metric in kind.metrics(outputs, gold)
 
 
 def test_qa_metrics_are_fractions_with_counts():
-    scores = metrics.compute_metrics("extractive_qa", ["in Paris", "", "Rome"], [["Paris"], [""], [""]])
+    scores = tasks.get("extractive_qa").metrics(["in Paris", "", "Rome"], [["Paris"], [""], [""]])
     assert scores["exact"] == pytest.approx(1 / 3, abs=1e-6)  # "in Paris" is not exact; "" is; "Rome" is wrong
     assert scores["has_ans_f1"] == pytest.approx(2 / 3, abs=1e-6)
     assert scores["no_ans_exact"] == pytest.approx(0.5)
@@ -34,7 +34,7 @@ def test_qa_metrics_are_fractions_with_counts():
 def test_binary_classification_matches_hand_counts():
     gold = np.array([0, 0, 0, 1, 1, 1, 1, 0])
     pred = np.array([0, 1, 0, 1, 1, 0, 1, 0])  # tp=3 fn=1 fp=1 tn=3
-    scores = metrics.compute_metrics("text_classification", one_hot_logits(pred, 2), gold)
+    scores = tasks.get("text_classification").metrics(one_hot_logits(pred, 2), gold)
     assert scores["accuracy"] == pytest.approx(6 / 8)
     assert scores["f1"] == pytest.approx(0.75)
     assert scores["macro_f1"] == pytest.approx(0.75)
@@ -44,7 +44,7 @@ def test_binary_classification_matches_hand_counts():
 def test_multiclass_has_no_binary_f1_and_handles_absent_classes():
     gold = np.array([0, 1, 2, 2])
     pred = np.array([0, 2, 2, 2])
-    scores = metrics.compute_metrics("pair_classification", one_hot_logits(pred, 4), gold)
+    scores = tasks.get("pair_classification").metrics(one_hot_logits(pred, 4), gold)
     assert "f1" not in scores
     assert scores["macro_f1"] == pytest.approx((1 + 0 + 0.8 + 0) / 4)  # class 3 never seen: counts as 0
     assert -1 <= scores["mcc"] <= 1
@@ -57,7 +57,7 @@ def test_mcc_is_zero_when_one_class_is_predicted():
 def test_regression_spearman_uses_average_ranks_for_ties():
     assert list(metrics.average_ranks(np.array([10.0, 20.0, 10.0, 30.0]))) == [1.5, 3.0, 1.5, 4.0]
     gold = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    scores = metrics.compute_metrics("regression", np.array([[1.0], [4.0], [9.0], [16.0], [25.0]]), gold)
+    scores = tasks.get("regression").metrics(np.array([[1.0], [4.0], [9.0], [16.0], [25.0]]), gold)
     assert scores["spearman"] == pytest.approx(1.0)
     assert scores["pearson"] < 1.0
     assert scores["mse"] == pytest.approx(np.mean((np.array([1, 4, 9, 16, 25]) - gold) ** 2))
@@ -69,11 +69,11 @@ def test_correlations_of_constant_predictions_are_zero_not_nan():
 
 
 def test_is_improvement_follows_direction_and_rejects_nan():
-    assert metrics.is_improvement("text_classification", 0.5, None)
-    assert metrics.is_improvement("text_classification", 0.6, 0.5)
-    assert not metrics.is_improvement("text_classification", 0.5, 0.5)
-    assert metrics.is_improvement("regression", 0.1, 0.2)
-    assert not metrics.is_improvement("regression", float("nan"), None)
+    assert tasks.get("text_classification").is_improvement(0.5, None)
+    assert tasks.get("text_classification").is_improvement(0.6, 0.5)
+    assert not tasks.get("text_classification").is_improvement(0.5, 0.5)
+    assert tasks.get("regression").is_improvement(0.1, 0.2)
+    assert not tasks.get("regression").is_improvement(float("nan"), None)
 
 
 def test_multilabel_metrics_by_hand():
@@ -102,13 +102,13 @@ def test_classification_equals_scikit_learn_on_random_predictions():
 
     rng = np.random.default_rng(0)
     gold, pred = rng.integers(0, 3, 200), rng.integers(0, 4, 200)  # class 3 is predicted but never present
-    scores = metrics.compute_metrics("pair_classification", one_hot_logits(pred, 5), gold)  # class 4: neither
+    scores = tasks.get("pair_classification").metrics(one_hot_logits(pred, 5), gold)  # class 4: neither
     assert scores["accuracy"] == pytest.approx(accuracy_score(gold, pred))
     assert scores["macro_f1"] == pytest.approx(f1_score(gold, pred, average="macro", labels=range(5), zero_division=0))
     assert scores["macro_f1"] == pytest.approx(f1_score(gold, pred, average=None, labels=range(4)).sum() / 5)
     assert scores["mcc"] == pytest.approx(matthews_corrcoef(gold, pred))
     binary_gold, binary_pred = gold % 2, pred % 2
-    binary = metrics.compute_metrics("text_classification", one_hot_logits(binary_pred, 2), binary_gold)
+    binary = tasks.get("text_classification").metrics(one_hot_logits(binary_pred, 2), binary_gold)
     assert binary["f1"] == pytest.approx(f1_score(binary_gold, binary_pred))
 
 
@@ -159,5 +159,5 @@ def test_edge_cases_give_zero_not_nan_nor_an_error():
 
 def test_a_diverged_regression_model_scores_nan_and_never_improves():
     scores = metrics.regression_metrics(np.array([1.0, np.nan, 2.0]), np.array([1.0, 2.0, 3.0]))
-    assert np.isnan(scores["mse"]) and not metrics.is_improvement("regression", scores["mse"], None)
+    assert np.isnan(scores["mse"]) and not tasks.get("regression").is_improvement(scores["mse"], None)
     assert metrics.mse(np.array([np.inf, 1.0]), np.array([0.0, 1.0])) == np.inf

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from backend.__main__ import main
-from backend.data.checks import load_splits, validate
+from backend.tasks.loading import load_splits, validate
 from backend.data.reading import read_table
 from backend.schemas import DataSpec, StudioError
 from backend.serving import compare

@@ -12,9 +12,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from backend import tasks
 from backend.models import catalog
 from backend.schemas import DataSpec, JobSpec, StudioError
 from backend.training import run_control, runs, trainer
+from backend.training.schedule import Schedule
 from backend.training.tracking import read_metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +73,7 @@ def test_train_writes_a_complete_run_folder(sentiment_csv, tiny_model_dir, tmp_p
     assert len(evaluated) >= 6  # at least at every epoch end
     assert lines[-1]["loss"] < lines[0]["loss"]
 
-    model = catalog.load_model(str(run_dir / "model"), "text_classification", ["neg", "pos"])
+    model = catalog.load_model(str(run_dir / "model"), tasks.get("text_classification"), ["neg", "pos"])
     assert model.config.id2label == {0: "neg", 1: "pos"}
     assert (run_dir / "model" / "model.safetensors").exists() and (run_dir / "model" / "tokenizer.json").exists()
     best = load_file(run_dir / "model" / "model.safetensors")
@@ -118,9 +120,9 @@ def test_time_limit_ends_the_job_with_an_evaluated_model(sentiment_csv, tiny_mod
 
 
 def test_automatic_eval_interval():
-    schedule = trainer.Schedule.for_run(JobSpec(data=DataSpec("x.csv"), model="m", epochs=1), batches_per_epoch=1000)
+    schedule = Schedule.for_run(JobSpec(data=DataSpec("x.csv"), model="m", epochs=1), batches_per_epoch=1000)
     assert schedule.eval_every == 100 and schedule.log_every == 10 and schedule.total_steps == 1000
-    short = trainer.Schedule.for_run(JobSpec(data=DataSpec("x.csv"), model="m", epochs=3), batches_per_epoch=5)
+    short = Schedule.for_run(JobSpec(data=DataSpec("x.csv"), model="m", epochs=3), batches_per_epoch=5)
     assert short.eval_every == 10 and short.log_every == 1
     assert [s for s in range(1, 16) if short.eval_due(s)] == [5, 10, 15]
 

@@ -6,12 +6,14 @@ from dataclasses import asdict
 
 import gradio as gr
 
+from backend import tasks
 from backend.access.services import Services, sample_files
-from backend.data import checks as data, preview as tokenization
 from backend.models import catalog
-from backend.schemas import DataSpec, StudioError, TASK_KINDS
+from backend.schemas import DataSpec, StudioError
+from backend.tasks import loading
 from ui import charts
 from ui.session import viewer_of
+from ui.task_views import SAMPLE_VIEWS, STAT_ROWS, views_of
 
 NONE = "(none)"
 AUTO = "auto"
@@ -23,14 +25,8 @@ SAMPLE_TITLES = {  # file in sample_data/ -> button text; files not listed get t
     "support_tickets_multilabel.csv": "Support tickets (multi-label)",
 }
 HIDDEN = gr.update(value=None, visible=False)
-SAMPLE_VIEWS = {"extractive_qa": charts.qa_windows_html}  # task -> how sample rows are drawn; else charts.tokens_html
-TASK_CHOICES = [("Detect from the columns", AUTO)] + [(name, key) for key, name in TASK_KINDS.items()]
+TASK_CHOICES = [("Detect from the columns", AUTO)] + [(title, key) for key, title in tasks.titles().items()]
 SEPARATOR_CHOICES = [("Detect", AUTO), ("| (bar)", "|"), (", (comma)", ","), ("; (semicolon)", ";")]
-# Task kind -> what the three column pickers mean for it; tasks not listed read a text, a second text and a label.
-ROLE_LABELS = {"extractive_qa": ("Question column", "Context column", "Answer text column")}
-DEFAULT_ROLE_LABELS = ("Text column", "Second text column (for text pairs)", "Label column")
-BALANCE_TITLES = {"multi_label_classification": "Rows per label",
-                  "extractive_qa": "Questions with and without an answer in the context"}
 
 
 def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.State) -> None:
@@ -46,15 +42,17 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
                 sample_buttons = [(gr.Button(SAMPLE_TITLES.get(name, name), size="sm"), path)
                                   for name, path in sample_files().items()]
         with gr.Column(scale=2):
-            text_column = gr.Dropdown(label="Text column", choices=[], interactive=True)
-            pair_column = gr.Dropdown(label="Second text column (for text pairs)", choices=[NONE], value=NONE, interactive=True)
-            label_column = gr.Dropdown(label="Label column", choices=[], interactive=True, elem_id="label-column")
-            answer_start = gr.Dropdown(label="Answer start column (character offset in the context)", choices=[],
-                                       interactive=True, visible=False, elem_id="answer-start-column")
-            separator = gr.Dropdown(label="Label separator (several labels in one cell)", choices=SEPARATOR_CHOICES,
-                                    value=AUTO, interactive=True, visible=False, elem_id="label-separator")
-            label_columns = gr.Dropdown(label="Label columns (one 0/1 column per label)", choices=[], value=[],
-                                        multiselect=True, interactive=True, visible=False, elem_id="label-columns")
+            # The pickers are named by the checked kind's Views.roles; those of roles it lacks stay hidden.
+            roles = views_of(None).roles
+            text_column = gr.Dropdown(label=roles["text_column"], choices=[], interactive=True)
+            pair_column = gr.Dropdown(label=roles["text_pair_column"], choices=[NONE], value=NONE, interactive=True)
+            label_column = gr.Dropdown(label=roles["label_column"], choices=[], interactive=True,
+                                       elem_id="label-column")
+            answer_start = gr.Dropdown(choices=[], interactive=True, visible=False, elem_id="answer-start-column")
+            separator = gr.Dropdown(choices=SEPARATOR_CHOICES, value=AUTO, interactive=True, visible=False,
+                                    elem_id="label-separator")
+            label_columns = gr.Dropdown(choices=[], value=[], multiselect=True, interactive=True, visible=False,
+                                        elem_id="label-columns")
             task = gr.Dropdown(label="Task", choices=TASK_CHOICES, value=AUTO, interactive=True, elem_id="task")
     status = gr.HTML()
     with gr.Row():
@@ -96,9 +94,7 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
 
     def on_columns(train, evaluation, text, pair, label, kind, start, sep, several, request: gr.Request):
         chosen = {"text_column": text, "text_pair_column": "" if pair == NONE else pair,
-                  "label_column": label, "task": None if kind == AUTO else kind}
-        if kind == "extractive_qa" or start:
-            chosen["answer_start_column"] = start or None
+                  "label_column": label, "task": None if kind == AUTO else kind, "answer_start_column": start or None}
         if sep and sep != AUTO:
             chosen["label_separator"] = sep
         if several:
@@ -160,7 +156,7 @@ def check(services: Services, owner: str, train: str | None, evaluation: str | N
     try:
         spec = DataSpec(train_csv=str(services.keep_upload(train, owner)),
                         eval_csv=str(services.keep_upload(evaluation, owner)) if evaluation else None, **(chosen or {}))
-        report = data.validate(spec).to_dict()
+        report = loading.validate(spec).to_dict()
     except StudioError as exc:
         return (None, gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update(),
                 charts.message_html("error", [str(exc)]), HIDDEN, HIDDEN, None)
@@ -168,31 +164,36 @@ def check(services: Services, owner: str, train: str | None, evaluation: str | N
     spec.label_column, spec.task = report["label_column"], report["task"]
     spec.answer_start_column = report.get("answer_start_column")
     spec.label_separator, spec.label_columns = report.get("label_separator"), report.get("label_columns")
-    headers, task = report["columns"], report["task"]
-    labels = ROLE_LABELS.get(task, DEFAULT_ROLE_LABELS)
+    headers, views = report["columns"], views_of(report["task"])
     balance = charts.label_balance_frame(report)
-    several = report.get("label_columns") or []
+    several = report.get("label_columns") or []  # 0/1 label columns replace the label column and its separator
     return (
         asdict(spec),
-        gr.update(choices=headers, value=report["text_column"], label=labels[0]),
-        gr.update(choices=[NONE] + headers, value=report["text_pair_column"] or NONE, label=labels[1]),
-        gr.update(choices=headers, value=None if several else report["label_column"], label=labels[2],
-                  visible=not several),
+        picker(views.roles, "text_column", choices=headers, value=report["text_column"]),
+        picker(views.roles, "text_pair_column", choices=[NONE] + headers, value=report["text_pair_column"] or NONE),
+        picker(views.roles, "label_column", not several, choices=headers,
+               value=None if several else report["label_column"]),
         gr.update(value=report["task"] if chosen and chosen.get("task") else AUTO),
-        gr.update(choices=headers, value=report.get("answer_start_column"), visible=task == "extractive_qa"),
-        gr.update(value=report.get("label_separator") or AUTO,
-                  visible=task == "multi_label_classification" and not several),
-        gr.update(choices=headers, value=several, visible=task == "multi_label_classification"),
+        picker(views.roles, "answer_start_column", choices=headers, value=report.get("answer_start_column")),
+        picker(views.roles, "label_separator", not several, value=report.get("label_separator") or AUTO),
+        picker(views.roles, "label_columns", choices=headers, value=several),
         summary_html(report) + charts.message_html("warn", report["warnings"]),
-        gr.update(value=balance, visible=not balance.empty, title=BALANCE_TITLES.get(task, "Rows per class")),
+        gr.update(value=balance, visible=not balance.empty, title=views.balance_title),
         gr.update(value=charts.samples_frame(report), visible=True),
         report,
     )
 
 
+def picker(roles: dict, role: str, shown: bool = True, **values):
+    """A column picker's update: named as the kind calls the role, hidden when the kind has no such role (or when
+    `shown` is False)."""
+    if role not in roles:
+        return gr.update(visible=False, **values)
+    return gr.update(label=roles[role], visible=shown, **values)
+
+
 def summary_html(report: dict) -> str:
-    kinds = "labels" if report["task"] == "multi_label_classification" else "classes"
-    classes = f" · {len(report['labels'])} {kinds}" if report.get("labels") else ""
+    classes = f" · {len(report['labels'])} {views_of(report['task']).label_noun}" if report.get("labels") else ""
     if report.get("label_stats"):
         stats = report["label_stats"]
         classes = f" · labels from {stats['min']:g} to {stats['max']:g} (mean {stats['mean']:.2f})"
@@ -207,18 +208,17 @@ def preview(spec: dict | None, model: str | None, max_length: int, show_ids: boo
     if not spec or not model:
         return "", HIDDEN, HIDDEN, "", None
     try:
-        result = tokenization.preview_data(DataSpec(**spec), model, int(max_length))
+        result = loading.preview_data(DataSpec(**spec), model, int(max_length))
     except StudioError as exc:
         return "", HIDDEN, HIDDEN, charts.message_html("error", [str(exc)]), None
-    previews = {result["display_name"]: result}
+    views, previews = views_of(spec["task"]), {result["display_name"]: result}
     if result["bert"]:
         previews[result["bert"]["display_name"]] = result["bert"]
     return (
         preview_note(result),
-        gr.update(value=charts.stats_frame(previews), visible=True),
+        gr.update(value=charts.stats_frame(previews, STAT_ROWS[views.stats]), visible=True),
         gr.update(value=charts.histogram_frame(previews), visible=True),
-        charts.message_html("warn", result["warnings"]) + SAMPLE_VIEWS.get(result.get("task"), charts.tokens_html)(
-            result["samples"], show_ids),
+        charts.message_html("warn", result["warnings"]) + SAMPLE_VIEWS[views.sample](result["samples"], show_ids),
         {"rows": result["rows"], "mean_tokens": result["mean"], "suggested_max_length": result["suggested_max_length"]},
     )
 

@@ -1,7 +1,8 @@
 """Playground tab: type a text, see what one or two finished models think, why, and how fast; score a whole CSV.
 
-The boxes follow the first model's task: a question and a context for extractive QA (the answer is marked in the
-context), a threshold for multi-label models (moving it re-reads the scores, it does not run the model again).
+The boxes follow the first model's task kind (its Views): e.g. a question and a context for extractive QA (the answer
+is marked in the context), a threshold for multi-label models (moving it re-reads the scores, it does not run the
+model again).
 """
 from __future__ import annotations
 
@@ -15,13 +16,9 @@ from backend.serving import batch_scoring, inference
 from ui import charts
 from backend.access.users import Viewer
 from ui.session import viewer_of
+from ui.task_views import views_of
 
 NONE = "(none)"
-# Task kind -> (first box, second box); the second box shows for QA and for models that read two texts.
-INPUT_LABELS = {"extractive_qa": ("Question", "Context: the text the answer is taken from")}
-DEFAULT_LABELS = ("Text", "Second text (text-pair models)")
-WHY_LABELS = {"extractive_qa": "The answer, marked in the context"}
-DEFAULT_WHY = "Why: words that pushed towards (red) or away from (blue) the answer"
 
 
 def finished_choices(services: Services, viewer: Viewer) -> list[tuple[str, str]]:
@@ -44,7 +41,7 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
         refresh = gr.Button("Refresh list", size="sm", scale=1)
     with gr.Row():
         text = gr.Textbox(label="Text", lines=3, placeholder="Type a sentence, then press Predict.", scale=3)
-        text_pair = gr.Textbox(label=DEFAULT_LABELS[1], lines=3, visible=False, scale=3, elem_id="play-text-pair")
+        text_pair = gr.Textbox(label=views_of(None).inputs[1], lines=3, visible=False, scale=3, elem_id="play-text-pair")
     threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Threshold", visible=False, elem_id="play-threshold",
                           info="A label is given when its probability reaches this. Lower finds more labels, "
                                "higher only the sure ones.")
@@ -54,7 +51,7 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
     with gr.Row():
         with gr.Column():
             label_a = gr.Label(label="First model", num_top_classes=10)
-            why_a = gr.HighlightedText(label=DEFAULT_WHY, show_legend=False, combine_adjacent=False,
+            why_a = gr.HighlightedText(label=views_of(None).why, show_legend=False, combine_adjacent=False,
                                        elem_id="play-why-a")
         with gr.Column(visible=False) as column_b:
             label_b = gr.Label(label="Second model", num_top_classes=10)
@@ -82,11 +79,11 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
                 task, pair = loaded.task, bool(loaded.uses_pairs)
             except StudioError:
                 pass
-        first, second = INPUT_LABELS.get(task, DEFAULT_LABELS)
-        why = WHY_LABELS.get(task, DEFAULT_WHY)
-        return (gr.update(label=first), gr.update(label=second, visible=pair or task in INPUT_LABELS),
-                gr.update(visible=task == "multi_label_classification"), gr.update(label=why),
-                gr.update(label=why + " (second model)"), gr.update(visible=bool(job_b and job_b != NONE)))
+        views = views_of(task)
+        first, second = views.inputs
+        return (gr.update(label=first), gr.update(label=second, visible=pair or views.second_input_always),
+                gr.update(visible=views.threshold), gr.update(label=views.why),
+                gr.update(label=views.why + " (second model)"), gr.update(visible=bool(job_b and job_b != NONE)))
 
     def on_predict(job_a, job_b, first, second, cut, http: gr.Request):
         viewer = viewer_of(http, services)

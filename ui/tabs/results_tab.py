@@ -7,8 +7,8 @@ from backend.access.services import Services
 from backend.schemas import StudioError
 from backend.serving import analysis, export
 from ui import charts
-from ui import results_views as views
 from ui.session import viewer_of
+from ui.task_views import REPORT_VIEWS, views_of
 from ui.tabs.playground_tab import finished_choices
 
 
@@ -47,8 +47,7 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
             report = analysis.error_analysis(services.run_dir(job_id, viewer_of(http, services)))
         except StudioError as exc:
             return (charts.message_html("error", [str(exc)]),) + empty[1:]
-        view = REPORT_VIEWS.get(report["task"], classification_view if report["labels"] else regression_view)
-        return view(report)
+        return REPORT_VIEWS[views_of(report["task"]).report](report)
 
     def on_export(job_id, http: gr.Request):
         if not job_id:
@@ -69,41 +68,3 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
     app.load(on_refresh, None, run, api_visibility="private")
     run.change(on_run, run, outputs, api_visibility="private")
     build.click(on_export, run, download, api_visibility="private")
-
-
-# Each task's report as the six outputs: summary, first table, second table, histogram, scatter, examples.
-def classification_view(report: dict):
-    return (views.classification_summary_html(report),
-            gr.update(value=views.confusion_frame(report), visible=True,
-                      label="Confusion matrix (rows: true label, columns: predicted)"),
-            gr.update(value=views.per_class_frame(report), visible=True, label="Per class"),
-            gr.update(value=views.confidence_frame(report), visible=True), gr.update(visible=False),
-            gr.update(value=views.mistakes_frame(report), label="Mistakes, most confident first"))
-
-
-def regression_view(report: dict):
-    return (views.regression_summary_html(report), gr.update(value=None, visible=False),
-            gr.update(value=None, visible=False), gr.update(value=None, visible=False),
-            gr.update(value=views.points_frame(report), visible=True),
-            gr.update(value=views.worst_frame(report), label="Largest errors first"))
-
-
-def qa_view(report: dict):
-    return (views.qa_summary_html(report),
-            gr.update(value=views.qa_breakdown_frame(report), visible=True,
-                      label="Exact match and F1, answerable and unanswerable questions"),
-            gr.update(value=views.qa_outcomes_frame(report), visible=True, label="What the model did"),
-            gr.update(value=None, visible=False), gr.update(visible=False),
-            gr.update(value=views.qa_mistakes_frame(report), label="Mistakes: wrong answers, missed answers, "
-                                                                      "answers to unanswerable questions"))
-
-
-def multi_label_view(report: dict):
-    return (views.multi_label_summary_html(report),
-            gr.update(value=views.per_class_frame(report, "per_label"), visible=True,
-                      label=f"Per label at threshold {report['threshold']:.2f}"),
-            gr.update(value=None, visible=False), gr.update(value=None, visible=False), gr.update(visible=False),
-            gr.update(value=views.label_set_mistakes_frame(report), label="Wrong label sets, furthest first"))
-
-
-REPORT_VIEWS = {"extractive_qa": qa_view, "multi_label_classification": multi_label_view}

@@ -16,6 +16,7 @@ from backend.training.presets import PRESETS
 from ui import charts
 from ui.session import viewer_of
 from ui.tabs.data_tab import default_key, model_choices
+from ui.task_views import COLUMNS_NOTES, views_of
 
 POLL_SECONDS = 1.0
 HINTS = {  # tooltips a student understands
@@ -217,13 +218,7 @@ def data_html(spec: dict | None, stats: dict | None) -> str:
     code = lambda value: f"<code>{html.escape(str(value))}</code>"  # noqa: E731 - names come from the person's file
     files = Path(spec["train_csv"]).name + (f" + {Path(spec['eval_csv']).name}" if spec.get("eval_csv") else "")
     rows = f" · {stats['rows']:,} rows" if stats else ""
-    if spec.get("task") == "extractive_qa":
-        roles = (f"question {code(spec['text_column'])} · context {code(spec['text_pair_column'])} · answer "
-                 f"{code(spec['label_column'])} at {code(spec.get('answer_start_column'))}")
-    else:
-        pair = f" + {code(spec['text_pair_column'])}" if spec.get("text_pair_column") else ""
-        labels = ", ".join(map(str, spec.get("label_columns") or [])) or spec["label_column"]
-        roles = f"text {code(spec['text_column'])}{pair} · label {code(labels)}"
+    roles = COLUMNS_NOTES[views_of(spec.get("task")).columns_note](spec, code)
     return (f"<p class='studio-note'>Data: <b>{html.escape(files)}</b>{rows} · {roles} · "
             f"{html.escape(str(spec['task']))}</p>")
 

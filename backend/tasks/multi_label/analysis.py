@@ -1,8 +1,8 @@
 """Multi-label runs examined: the validation rows predicted once, per-label precision/recall/F1, the pooled and
 averaged scores, the rows whose label set is wrong, and the rows two runs label differently.
 
-backend.serving.analysis and backend.serving.compare reach these through their task tables. A row's labels are lists
-in the model's label order (JSON has no tuples); a label is given at inference.DEFAULT_THRESHOLD, as the trainer
+backend.serving.analysis and backend.serving.compare reach these through the multi-label kind. A row's labels are lists
+in the model's label order (JSON has no tuples); a label is given at DEFAULT_THRESHOLD, as the trainer
 scores. Everything returned is plain JSON-safe data.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from backend.schemas import StudioError
-from backend.serving import inference
 from backend.tasks.multi_label.data import label_cardinality, multi_hot
+from backend.tasks.sequence_inference import DEFAULT_THRESHOLD
 
 DIGITS = 4
 
@@ -28,11 +28,11 @@ def eval_rows(loaded, frame: pd.DataFrame) -> list[dict]:
                           "does not know, so it changed after training; put the original file back or train again.")
     texts = frame["text"].tolist()
     pairs = frame["text_pair"].tolist() if "text_pair" in frame else None
-    scores = inference.predict_scores(loaded.run_dir, texts, pairs)
+    scores = loaded.predict_scores(texts, pairs)
     rows = []
     for i, (text, names, row) in enumerate(zip(texts, frame["label"], scores)):
         gold = [label for label in loaded.labels if label in names]
-        predicted = [label for label, p in zip(loaded.labels, row) if p >= inference.DEFAULT_THRESHOLD]
+        predicted = [label for label, p in zip(loaded.labels, row) if p >= DEFAULT_THRESHOLD]
         rows.append({"text": text} | ({"text_pair": pairs[i]} if pairs else {}) |
                     {"gold": gold, "predicted": predicted, "correct": gold == predicted,
                      "scores": {label: round(float(p), 6) for label, p in zip(loaded.labels, row)}})
@@ -54,7 +54,7 @@ def error_report(frame: pd.DataFrame, max_examples: int) -> dict:
         "micro_f1": _round(2 * hits.sum() / pooled) if pooled else 0.0,
         "macro_f1": _round(np.mean([row["f1"] for row in per_label])) if per_label else 0.0,
         "subset_accuracy": _round(frame["correct"].astype(bool).mean()) if len(frame) else 0.0,
-        "threshold": inference.DEFAULT_THRESHOLD,
+        "threshold": DEFAULT_THRESHOLD,
         "label_cardinality": {side: label_cardinality(frame[side]) for side in ("gold", "predicted")},
         "per_label": per_label,
         "misclassified": _worst_sets(wrong, labels, max_examples),

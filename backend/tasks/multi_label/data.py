@@ -6,10 +6,10 @@ A table keeps several labels a row in one of two layouts (DataSpec):
 - several 0/1 columns, one per label, as in the toxic-comments layout text,toxic,obscene,insult (`label_columns`;
   found by `detect_label_columns`). 1/0, true/false and yes/no (any case) read as 1 and 0; an empty cell is 0.
 
-`data.load_splits` hands a table here when `wanted` says so. The report's `label_column` is the separated column,
-or for 0/1 columns their names joined ("toxic, obscene, insult") for people to read: `label_columns` then wins over
-any `label_column` of the spec, so a spec filled in from a report reads the same data again. Rows are named as a
-spreadsheet shows them: the header is row 1, the first data row is row 2.
+MultiLabelClassification.load_splits reads a table here when it is asked for or `wanted` says so. The report's
+`label_column` is the separated column, or for 0/1 columns their names joined ("toxic, obscene, insult") for people
+to read: `label_columns` then wins over any `label_column` of the spec, so a spec filled in from a report reads the
+same data again. Rows are named as a spreadsheet shows them: the header is row 1, the first data row is row 2.
 """
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backend.data import checks as data
+from backend.data import checks, columns as column_roles
 from backend.data.reading import Messages, read_table
-from backend.schemas import TASK_KINDS, StudioError
+from backend.data.records import Splits, ValidationReport, table_facts
+from backend.schemas import StudioError
+from backend.tasks.sequence_data import known_only
 
-TASK = "multi_label_classification"
 SEPARATORS = ("|", ";", ",")  # tried in this order: a bar is the least likely to sit inside a label name
 BINARY = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "true": 1, "false": 0, "yes": 1, "no": 0, "": 0}
 MAX_LABEL_WORDS = 4  # a longer piece of a cell is a phrase, not a label name
@@ -79,6 +80,12 @@ def multi_hot(label_sets, labels: list[str]) -> np.ndarray:
     return hot
 
 
+def label_rows(frame: pd.DataFrame, labels: list[str]) -> np.ndarray:
+    """Each row's label set as a float32 row of 0/1 in the order of `labels` (the model's)."""
+    known_only(set().union(*frame["label"]), labels)
+    return multi_hot(frame["label"].tolist(), labels)
+
+
 def label_counts(label_sets, labels: list[str]) -> dict[str, int]:
     """Rows per label (a row with two labels counts for both)."""
     return {label: int(count) for label, count in zip(labels, multi_hot(list(label_sets), labels).sum(axis=0))}
@@ -100,7 +107,7 @@ def detect_separator(values: pd.Series) -> str | None:
     or alone. So "billing|urgent" beside "billing" and "urgent|account" splits, while a class like "Yes, definitely",
     whose parts never occur apart, stays one class.
     """
-    cells = values.head(data.GUESS_ROWS).astype(str).str.strip()
+    cells = values.head(column_roles.GUESS_ROWS).astype(str).str.strip()
     cells = cells[cells != ""]
     return next((separator for separator in SEPARATORS if _splits_into_labels(cells, separator)), None)
 
@@ -120,7 +127,7 @@ def _is_label_name(piece: str) -> bool:
 
 def is_binary(values: pd.Series) -> bool:
     """Whether a column's cells all read as 0 or 1 (true/false, yes/no, empty), at least one of them filled."""
-    cells = values.head(data.GUESS_ROWS).astype(str).str.strip().str.lower()
+    cells = values.head(column_roles.GUESS_ROWS).astype(str).str.strip().str.lower()
     return bool((cells != "").any() and cells.isin(list(BINARY)).all())
 
 
@@ -129,18 +136,16 @@ def detect_label_columns(frame: pd.DataFrame) -> list[str] | None:
     yes/no), another column is left for the text, and no column is named like a single label (label, class,
     target...), which would make the 0/1 columns features beside it."""
     names = {str(column).strip().lower().replace(" ", "_").replace("-", "_") for column in frame.columns}
-    if names & set(data.ROLE_HINTS["label_column"]):
+    if names & set(column_roles.ROLE_HINTS["label_column"]):
         return None
     several = [column for column in frame.columns if is_binary(frame[column])]
     return several if 2 <= len(several) < len(frame.columns) else None
 
 
 def wanted(spec, frame: pd.DataFrame) -> bool:
-    """Whether `data.load_splits` should read this table as multi-label: the task says so; or no task is given and a
-    separator or label columns are, or the table looks so (0/1 columns, or a label column `detect_separator` splits).
-    A separator or label columns given with another task are left unused: the task is the user's last word."""
-    if spec.task is not None:
-        return spec.task == TASK
+    """Whether a table of a spec that names no task reads as multi-label: a separator or label columns are given, or
+    the table looks so (0/1 columns, or a label column `detect_separator` splits). (A separator or label columns
+    given with another task are left unused: the task is the user's last word.)"""
     if spec.label_separator or spec.label_columns:
         return True
     if spec.label_column is None and detect_label_columns(frame):
@@ -150,9 +155,9 @@ def wanted(spec, frame: pd.DataFrame) -> bool:
 
 
 def _guessed_label_column(spec, frame: pd.DataFrame) -> str | None:
-    chosen = {role: getattr(spec, role) for role in data.ROLE_HINTS}
+    chosen = {role: getattr(spec, role) for role in column_roles.ROLE_HINTS}
     try:
-        return data.guess_columns(frame, chosen)["label_column"]
+        return column_roles.guess_columns(frame, chosen)["label_column"]
     except StudioError:  # no label column to be found: the single-label path says so in its own words
         return None
 
@@ -183,7 +188,7 @@ def choose_layout(spec, frame: pd.DataFrame, name: str) -> tuple[dict, str | Non
         several = detect_label_columns(frame)
     if several:
         return _roles_beside(spec, frame, list(several), name), None, list(several)
-    columns = data._choose_columns(spec, frame, name)
+    columns = column_roles.choose_columns(spec, frame, name, None)
     label = columns["label_column"]
     return columns, _separator(spec, frame[label], label, name), None
 
@@ -193,15 +198,16 @@ def _roles_beside(spec, frame: pd.DataFrame, several: list[str], name: str) -> d
     available = ", ".join(map(str, frame.columns))
     missing = next((column for column in several if column not in frame.columns), None)
     if missing:
-        raise data.MESSAGES.fail("no_such_column", name=name, column=missing, columns=available)
+        raise column_roles.MESSAGES.fail("no_such_column", name=name, column=missing, columns=available)
     if len(several) < 2:
         raise _fail("one_label_column", column=several[0])
     taken = [column for column in (spec.text_column, spec.text_pair_column) if column] + several
     repeated = next((column for column in taken if taken.count(column) > 1), None)
     if repeated:
-        raise data.MESSAGES.fail("column_twice", column=repeated)
+        raise column_roles.MESSAGES.fail("column_twice", column=repeated)
     # The first label column stands in for the label role, so that the text is guessed among the other columns.
-    columns = data._choose_columns(replace(spec, label_column=several[0]), frame.drop(columns=several[1:]), name)
+    columns = column_roles.choose_columns(replace(spec, label_column=several[0]), frame.drop(columns=several[1:]),
+                                          name, None)
     return columns | {"label_column": ", ".join(several)}
 
 
@@ -226,14 +232,15 @@ def read_labels(frame: pd.DataFrame, columns: dict, separator: str | None, sever
 
 # ---------------------------------------------------------------- splits and the report
 
-def load_splits(spec, table) -> data.Splits:
-    """Training and evaluation rows of a multi-label table read by `csv_reading.read_table`, and the report;
-    deterministic for a spec. Frames: text, text_pair (when used), label (a sorted tuple of names, maybe empty)."""
+def load_splits(spec, table, kind) -> Splits:
+    """Training and evaluation rows of a multi-label table read by `reading.read_table`, and the report (naming
+    `kind`); deterministic for a spec. Frames: text, text_pair (when used), label (a sorted tuple of names, maybe
+    empty)."""
     name = Path(spec.train_csv).name
     columns, separator, several = choose_layout(spec, table.frame, name)
     warnings, tally = list(table.notes), {"ragged_rows": table.ragged_rows, "dropped_rows": 0}
-    rows = data._normalized(table.frame, columns, name, warnings, tally,
-                            labels=read_labels(table.frame, columns, separator, several, name))
+    rows = checks.normalized(table.frame, columns, name, warnings, tally,
+                             labels=read_labels(table.frame, columns, separator, several, name))
     labels = _checked_vocabulary(rows, columns, several, name, warnings)
     if spec.eval_csv:
         train, evaluation = rows, _read_eval(spec.eval_csv, columns, separator, several, labels, warnings, tally)
@@ -242,17 +249,15 @@ def load_splits(spec, table) -> data.Splits:
         train, evaluation = split_rows(rows, labels, spec.eval_fraction, spec.split_seed, name, warnings)
         split = (f"random hold-out of {spec.eval_fraction:.0%} of {name} (seed {spec.split_seed}), keeping every "
                  "label in training and, where a row can be spared, in evaluation")
-    duplicates, leaked = data._repeats(rows, train, evaluation, name, warnings)
-    report = data.ValidationReport(
-        rows=len(train), eval_rows=len(evaluation), columns=[str(c) for c in table.frame.columns], **columns,
-        task=TASK, task_name=TASK_KINDS[TASK], labels=labels, label_counts=label_counts(train["label"], labels),
-        eval_label_counts=label_counts(evaluation["label"], labels), label_stats=None, split=split,
-        warnings=warnings, samples=table.frame.head(data.SAMPLE_ROWS).to_dict("records"), encoding=table.encoding,
-        delimiter=table.delimiter, ragged_rows=tally["ragged_rows"], dropped_rows=tally["dropped_rows"],
-        duplicate_rows=duplicates, leaked_rows=leaked, label_separator=separator, label_columns=several,
-        label_cardinality=label_cardinality(train["label"]),
+    duplicates, leaked = checks.repeats(rows, train, evaluation, name, warnings)
+    report = ValidationReport(
+        rows=len(train), eval_rows=len(evaluation), **columns, task=kind.name, task_name=kind.title, labels=labels,
+        label_counts=label_counts(train["label"], labels), eval_label_counts=label_counts(evaluation["label"], labels),
+        label_stats=None, split=split, warnings=warnings, ragged_rows=tally["ragged_rows"],
+        dropped_rows=tally["dropped_rows"], duplicate_rows=duplicates, leaked_rows=leaked, label_separator=separator,
+        label_columns=several, label_cardinality=label_cardinality(train["label"]), **table_facts(table),
     )
-    return data.Splits(train, evaluation, TASK, labels, report)
+    return Splits(train, evaluation, kind.name, labels, report)
 
 
 def _checked_vocabulary(rows: pd.DataFrame, columns: dict, several, name: str, warnings: list) -> list[str]:
@@ -276,12 +281,12 @@ def _read_eval(path: str, columns: dict, separator, several, labels: list[str], 
     needed = [columns["text_column"], columns["text_pair_column"], *(several or [columns["label_column"]])]
     missing = next((column for column in needed if column and column not in table.frame.columns), None)
     if missing:
-        raise data.MESSAGES.fail("no_such_column", name=name, column=missing,
-                                 columns=", ".join(map(str, table.frame.columns)))
+        raise column_roles.MESSAGES.fail("no_such_column", name=name, column=missing,
+                                         columns=", ".join(map(str, table.frame.columns)))
     warnings.extend(table.notes)
     tally["ragged_rows"] += table.ragged_rows
-    rows = data._normalized(table.frame, columns, name, warnings, tally,
-                            labels=read_labels(table.frame, columns, separator, several, name))
+    rows = checks.normalized(table.frame, columns, name, warnings, tally,
+                             labels=read_labels(table.frame, columns, separator, several, name))
     return _known_labels_only(rows, labels, name, warnings)
 
 
@@ -291,7 +296,7 @@ def _known_labels_only(rows: pd.DataFrame, labels: list[str], name: str, warning
     unseen = Counter(label for names in rows["label"] for label in names if label not in known)
     if not unseen:
         return rows
-    warnings.append(_say("unseen_labels", name=name, labels=data._listed(pd.Series(dict(unseen.most_common())))))
+    warnings.append(_say("unseen_labels", name=name, labels=checks.listed(pd.Series(dict(unseen.most_common())))))
     return rows.assign(label=rows["label"].map(lambda names: tuple(n for n in names if n in known)))
 
 
@@ -316,7 +321,7 @@ def split_rows(rows: pd.DataFrame, labels: list[str], fraction: float, seed: int
             if spare is not None:
                 in_eval[spare], in_training = True, in_training - hot[spare]
     if not in_eval.any():
-        raise data.MESSAGES.fail("too_few_to_split", name=name, count=len(rows))
+        raise checks.MESSAGES.fail("too_few_to_split", name=name, count=len(rows))
     missing = [label for label, column in zip(labels, hot.T) if not (column & in_eval).any()]
     if missing:
         warnings.append(_say("not_evaluated", labels=", ".join(f"'{label}'" for label in missing)))

@@ -1,7 +1,7 @@
 """Extractive QA runs examined: the validation questions answered once, the SQuAD 2.0 scores with the has-answer /
 no-answer breakdown, the three ways an answer goes wrong, and the questions two runs answer differently.
 
-backend.serving.analysis and backend.serving.compare reach these through their task tables. The validation rows keep
+backend.serving.analysis and backend.serving.compare reach these through the QA kind. The validation rows keep
 the columns every task shares, `text` (the question) and `text_pair` (the context), so comparing and timing runs work
 as for text pairs. Everything returned is plain JSON-safe data.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from backend.serving import inference
 from backend.tasks.metrics import qa_metrics
 from backend.tasks.qa.squad import exact_match, normalize_answer, token_f1
 
@@ -21,7 +20,7 @@ def eval_rows(loaded, frame: pd.DataFrame) -> list[dict]:
     gold_start (-1 then), predicted ("" when the model abstains), start, score, no_answer, no_answer_score,
     best_span (what it would answer if it had to, "" when no span is valid), exact and f1 (SQuAD 2.0, 0..1)."""
     questions, contexts = frame["question"].astype(str).tolist(), frame["context"].astype(str).tolist()
-    answers = inference.predict(loaded.run_dir, questions, contexts)
+    answers = loaded.predict(questions, contexts)
     rows = []
     for question, context, gold, gold_start, answer in zip(questions, contexts, frame["answer_text"].astype(str),
                                                             frame["answer_start"].astype(int), answers):

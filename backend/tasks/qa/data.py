@@ -7,7 +7,7 @@ row 1, the first data row is row 2 (blank lines and rows left out for a wrong nu
 
 The roles are those of a text pair as the model reads them (DataSpec): text_column = question, text_pair_column =
 context, label_column = answer text, answer_start_column = answer start. Roles not chosen are found by header name
-(ROLE_HINTS). `data.load_splits` hands a table here when the task is extractive QA or `looks_like_qa` says so.
+(ROLE_HINTS). ExtractiveQA.load_splits reads a table here when the task is extractive QA or `looks_like_qa` says so.
 """
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
-from backend.data import checks as data
+from backend.data import checks, columns
 from backend.data.reading import Messages, _rows, read_table
-from backend.schemas import TASK_KINDS
+from backend.data.records import Splits, ValidationReport, table_facts
 
-TASK = "extractive_qa"
+TASK = "extractive_qa"  # what previews say they show
 FIRST_DATA_ROW = 2  # what a spreadsheet calls the first row below the header
 SHOWN_ANSWER_CHARS = 40
 
@@ -97,14 +97,7 @@ _say, _fail = MESSAGES.say, MESSAGES.fail
 def guess_roles(frame: pd.DataFrame, chosen: dict | None = None) -> dict:
     """Question, context, answer and answer start columns: those in `chosen` kept, the others found by header name
     (None when no header says)."""
-    roles = {role: (chosen or {}).get(role) or None for role in ROLE_HINTS}
-    names = {column: str(column).strip().lower().replace(" ", "_").replace("-", "_") for column in frame.columns}
-    for matches in data.NAME_MATCHES:
-        for role, hints in ROLE_HINTS.items():
-            if roles[role] is None:
-                free = [column for column in frame.columns if column not in roles.values()]
-                roles[role] = next((c for hint in hints for c in free if matches(names[c], hint)), None)
-    return roles
+    return columns.match_headers(frame, {role: (chosen or {}).get(role) or None for role in ROLE_HINTS}, ROLE_HINTS)
 
 
 def looks_like_qa(frame: pd.DataFrame) -> bool:
@@ -117,19 +110,11 @@ def looks_like_qa(frame: pd.DataFrame) -> bool:
         return False
     if roles["answer_start_column"]:
         return True
-    head = frame.head(data.GUESS_ROWS)
+    head = frame.head(columns.GUESS_ROWS)
     answers, contexts = head[roles["label_column"]].str.strip(), head[roles["text_pair_column"]]
     given = answers != ""
     found = [answer in context for answer, context in zip(answers[given], contexts[given])]
     return bool(found) and 2 * sum(found) >= len(found)
-
-
-def wanted(spec, frame: pd.DataFrame) -> bool:
-    """Whether `data.load_splits` should read this table as extractive QA: asked for, or not told and it looks so
-    (unless the user said "no second text", which QA cannot be: the table then reads as classification)."""
-    if spec.task is not None or spec.text_pair_column == "":
-        return spec.task == TASK
-    return bool(spec.answer_start_column or looks_like_qa(frame))
 
 
 def choose_roles(spec, frame: pd.DataFrame, name: str) -> dict:
@@ -140,7 +125,7 @@ def choose_roles(spec, frame: pd.DataFrame, name: str) -> dict:
         raise _fail("no_context", columns=available)
     for column in filter(None, chosen.values()):
         if column not in frame.columns:
-            raise data.MESSAGES.fail("no_such_column", name=name, column=column, columns=available)
+            raise columns.MESSAGES.fail("no_such_column", name=name, column=column, columns=available)
     roles = guess_roles(frame, chosen)
     missing = next((ROLE_NAMES[role] for role in SPAN_ROLES if roles[role] is None), None)
     if missing:
@@ -247,9 +232,10 @@ def _left_out(counts: dict[str, int]) -> str:
 
 # ---------------------------------------------------------------- splits and the report
 
-def load_splits(spec, table) -> data.Splits:
-    """Training and evaluation rows of a QA table read by `csv_reading.read_table`, and the report; deterministic
-    for a spec. Frames: question, context, answer_text ("" when unanswerable), answer_start (int, -1 then)."""
+def load_splits(spec, table, kind) -> Splits:
+    """Training and evaluation rows of a QA table read by `reading.read_table`, and the report (naming `kind`);
+    deterministic for a spec. Frames: question, context, answer_text ("" when unanswerable), answer_start (int, -1
+    then)."""
     name = Path(spec.train_csv).name
     roles = choose_roles(spec, table.frame, name)
     rows, warnings, counts = read_rows(table.frame, roles, name)
@@ -264,17 +250,15 @@ def load_splits(spec, table) -> data.Splits:
     _check_sides(rows, train, evaluation, name, warnings)
     duplicates, leaked = _repeats(rows, train, evaluation, name, warnings)
     train, evaluation = train.reset_index(drop=True), evaluation.reset_index(drop=True)
-    report = data.ValidationReport(
-        rows=len(train), eval_rows=len(evaluation), columns=[str(c) for c in table.frame.columns],
-        text_column=roles["text_column"], text_pair_column=roles["text_pair_column"],
-        label_column=roles["label_column"], task=TASK, task_name=TASK_KINDS[TASK], labels=None,
-        label_counts=answer_counts(train), eval_label_counts=answer_counts(evaluation), label_stats=None,
-        split=split, warnings=warnings, samples=table.frame.head(data.SAMPLE_ROWS).to_dict("records"),
-        encoding=table.encoding, delimiter=table.delimiter, ragged_rows=tally["ragged_rows"],
-        dropped_rows=tally["dropped_rows"], duplicate_rows=duplicates, leaked_rows=leaked,
-        answer_start_column=roles["answer_start_column"],
+    report = ValidationReport(
+        rows=len(train), eval_rows=len(evaluation), text_column=roles["text_column"],
+        text_pair_column=roles["text_pair_column"], label_column=roles["label_column"], task=kind.name,
+        task_name=kind.title, labels=None, label_counts=answer_counts(train),
+        eval_label_counts=answer_counts(evaluation), label_stats=None, split=split, warnings=warnings,
+        ragged_rows=tally["ragged_rows"], dropped_rows=tally["dropped_rows"], duplicate_rows=duplicates,
+        leaked_rows=leaked, answer_start_column=roles["answer_start_column"], **table_facts(table),
     )
-    return data.Splits(train, evaluation, TASK, None, report)
+    return Splits(train, evaluation, kind.name, None, report)
 
 
 def usable_rows(frame: pd.DataFrame, report) -> pd.DataFrame:
@@ -302,8 +286,8 @@ def _read_eval(path: str, roles: dict, warnings: list, tally: dict) -> pd.DataFr
     table, name = read_table(path), Path(path).name
     missing = next((column for column in roles.values() if column and column not in table.frame.columns), None)
     if missing:
-        columns = ", ".join(map(str, table.frame.columns))
-        raise data.MESSAGES.fail("no_such_column", name=name, column=missing, columns=columns)
+        available = ", ".join(map(str, table.frame.columns))
+        raise columns.MESSAGES.fail("no_such_column", name=name, column=missing, columns=available)
     rows, notes, counts = read_rows(table.frame, roles, name)
     warnings.extend(table.notes + notes)
     tally["ragged_rows"] += table.ragged_rows
@@ -352,4 +336,4 @@ def _repeats(rows: pd.DataFrame, train: pd.DataFrame, evaluation: pd.DataFrame, 
         clashing = int((answers.groupby(keys(rows)).nunique() > 1).sum())
         clash = f" ({clashing:,} of those with a different answer)" if clashing else ""
         warnings.append(_say("duplicates", name=name, rows=_rows(repeated), clash=clash))
-    return repeated, data.count_leaked(keys(train), keys(evaluation), warnings, MESSAGES)
+    return repeated, checks.count_leaked(keys(train), keys(evaluation), warnings, MESSAGES)

@@ -16,9 +16,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from backend.data.batching import Collator, EncodedSet, Evaluation, LengthGroupedBatches, SortedBatches
+from backend.data.batching import Collator, EncodedSet
 from backend.schemas import StudioError
-from backend.tasks.metrics import qa_metrics
 
 MIN_STRIDE = 0
 
@@ -180,30 +179,9 @@ def span_logits(output, width: int) -> torch.Tensor:
     return torch.nn.functional.pad(logits, (0, 0, 0, width - logits.shape[1]), value=PAD_LOGIT)
 
 
-def qa_dataloaders(spec, splits, tokenizer, model):
-    """The trainer's seam for extractive QA: windows in length-grouped, dynamically padded batches, and an Evaluation
-    that turns the windows' logits into one answer per question and scores them as SQuAD 2.0 does."""
-    stride = checked_stride(spec.max_length, spec.doc_stride)
-    if len(splits.train) == 0 or len(splits.eval) == 0:  # (the tokenizer fails on an empty batch)
-        raise StudioError("The training or evaluation set is empty; check the CSV files and the eval fraction.")
-    train_set = training_windows(splits.train, tokenizer, spec.max_length, stride)
-    eval_set, offsets = evaluation_windows(splits.eval, tokenizer, spec.max_length, stride)
-    pad = tokenizer.pad_token_id or 0
-    train_dl = _loader(train_set, LengthGroupedBatches(train_set.lengths, spec.batch_size, spec.seed),
-                       QACollator(pad, training=True), spec.seed)
-    eval_dl = _loader(eval_set, SortedBatches(eval_set.lengths, spec.batch_size * 2), QACollator(pad, training=False),
-                      spec.seed)
-    contexts = splits.eval["context"].astype(str).tolist()
-    golds = [[answer] for answer in splits.eval["answer_text"].astype(str).tolist()]  # [""]: no answer
-
-    def score(outputs: np.ndarray, rows: np.ndarray) -> dict:
-        return qa_metrics(predicted_answers(outputs, rows, offsets, contexts), golds)
-    return train_dl, eval_dl, Evaluation(outputs=lambda output: span_logits(output, spec.max_length), score=score)
-
-
-def _loader(dataset: EncodedSet, sampler, collate, seed: int) -> DataLoader:
-    """As batching.build_dataloaders: no worker processes, and a generator of its own so that starting an epoch
-    leaves the global RNG (dropout) alone."""
+def loader(dataset: EncodedSet, sampler, collate, seed: int) -> DataLoader:
+    """Windows in batches as batching.build_dataloaders makes them: no worker processes, and a generator of its own so
+    that starting an epoch leaves the global RNG (dropout) alone."""
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0,
                       generator=torch.Generator().manual_seed(seed))
 

@@ -3,8 +3,8 @@
 A context longer than the run's max_length is read in overlapping windows, as in training (backend.tasks.qa.features);
 the windows of all questions go through the model sorted by length and padded per batch. The answer is the best span
 over a question's windows unless its no-answer score beats it (qa_features.decide); the probabilities are those of
-qa_features.probabilities. Functions take a loaded run (backend.serving.inference.LoadedRun), which also dispatches to
-them.
+qa_features.probabilities. Functions take a loaded run (backend.serving.inference.LoadedRun); the QA kind
+(backend.tasks.qa.kind) calls them.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from backend.data.batching import Collator
+from backend.data.cells import escape_cell
 from backend.schemas import StudioError
 from backend.tasks import attribution
 from backend.tasks.qa import features as qa_features
@@ -115,6 +116,27 @@ def answer_scores(loaded, questions: list[str], contexts: list[str], batch_size:
     array inference.predict_scores gives for a QA run."""
     answers = predict_answers(loaded, questions, contexts, batch_size)
     return np.array([answer["score"] for answer in answers], dtype=np.float32)
+
+
+def contexts(questions: list[str], given: list[str] | None) -> list:
+    """Contexts, one per question; missing ones stay None, so the answer says the context is needed."""
+    return [None] * len(questions) if given is None else given
+
+
+ANSWER_COLUMNS = ["predicted_answer", "answer_start", "answer_score", "no_answer"]
+
+
+def answer_cells(loaded, questions: list[str], given: list[str] | None, usable: list[int]) -> tuple:
+    """Batch scoring: the answer ("" when the model abstains), its character offset in the context, the probability
+    of what was returned (the answer, or no answer) and whether it abstained; answer_counts {answered, no answer}."""
+    picked = None if given is None else [given[i] for i in usable]
+    answers = loaded.predict([questions[i] for i in usable], picked)
+    cells = [[""] * len(ANSWER_COLUMNS) for _ in questions]
+    for i, answer in zip(usable, answers):
+        start = "" if answer["start"] is None else str(answer["start"])
+        cells[i] = [escape_cell(answer["answer"])[0], start, f"{answer['score']:.4f}", str(answer["no_answer"]).lower()]
+    answered = sum(not answer["no_answer"] for answer in answers)
+    return ANSWER_COLUMNS, cells, {"answer_counts": {"answered": answered, "no answer": len(answers) - answered}}
 
 
 # ---------------------------------------------------------------- explaining

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from backend.data import checks as data
+from backend.tasks import loading as data
 from backend.data.reading import read_table
 from backend.schemas import DataSpec, StudioError
 from backend.tasks.qa import data as qa_data

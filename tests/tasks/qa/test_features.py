@@ -10,6 +10,7 @@ import torch
 from transformers import AutoTokenizer
 from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
+from backend import tasks
 from backend.schemas import DataSpec, JobSpec, StudioError
 from backend.tasks.qa import features as qa_features
 from backend.tasks.qa.features import PAD_LOGIT, Decision, Span, decide, window_spans
@@ -194,7 +195,7 @@ def test_a_perfect_model_scores_exact_match_and_f1_of_one_through_the_trainer(to
     frame = qa_frame()
     spec = JobSpec(data=DataSpec("qa.csv"), model="m", max_length=MAX_LENGTH, doc_stride=STRIDE, batch_size=2)
     splits = SimpleNamespace(train=frame, eval=frame, task="extractive_qa", labels=None)
-    _, eval_dl, evaluation = trainer._build_dataloaders(spec, splits, tokenizer, None)
+    _, eval_dl, evaluation = tasks.get(splits.task).dataloaders(spec, splits, tokenizer, None)
     model = PerfectModel(qa_features.training_windows(frame, tokenizer, MAX_LENGTH, STRIDE))
     scores = trainer.evaluate(trainer.make_accelerator(spec, tmp_path), model, eval_dl, evaluation)
     assert scores["eval_exact"] == scores["eval_f1"] == 1.0

@@ -7,7 +7,7 @@ from itertools import groupby
 import pandas as pd
 import pytest
 
-from backend.data import preview as tokenization
+from backend.tasks import loading
 from backend.models import catalog
 from backend.schemas import DataSpec, StudioError
 from backend.tasks.qa import data as qa_data, features as qa_features, preview as qa_preview
@@ -136,7 +136,7 @@ def test_a_stride_must_leave_room_in_a_window(minilm, stride):
 
 def test_preview_data_gives_windows_for_both_sides_of_the_qa_sample():
     spec = DataSpec(str(SAMPLE_DATA / "qa_questions.csv"))
-    result = tokenization.preview_data(spec, "all-minilm-l6", 128, 2, doc_stride=24)
+    result = loading.preview_data(spec, "all-minilm-l6", 128, 2, doc_stride=24)
     assert (result["task"], result["doc_stride"], result["model"]) == ("extractive_qa", 24, "all-minilm-l6")
     assert result["rows"] == 292 and result["answers_in_window_share"] == 1.0
     assert 1 < result["windows"]["max"] <= 8 and 0.05 < result["windows"]["multi_window_share"] < 0.3
@@ -149,7 +149,7 @@ def test_preview_data_gives_windows_for_both_sides_of_the_qa_sample():
 
 
 def data_first_question(spec) -> str:
-    from backend.data import checks as data
+    from backend.tasks import loading as data
     from backend.data.reading import read_table
 
     frame = read_table(spec.train_csv).frame
