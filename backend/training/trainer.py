@@ -76,6 +76,9 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
     splits = data.load_splits(spec.data)
     tokenizer = catalog.load_tokenizer(spec.model)
     model = catalog.load_model(spec.model, splits.task, splits.labels)
+    spec.model_revision = catalog.revision_of(spec.model)  # known once loading fetched it (None: not from the hub)
+    if accelerator.is_main_process and spec.model_revision:
+        runs.write_spec(run_dir, spec)
     train_dl, eval_dl, evaluation = _build_dataloaders(spec, splits, tokenizer, model)
     sampler = train_dl.batch_sampler  # kept: after prepare it may sit inside accelerate's shard wrapper
     optimizer = make_optimizer(model, spec)
@@ -348,7 +351,7 @@ def _finish(spec, splits, accelerator, model, tokenizer, run_dir, schedule, prog
         save_model(accelerator, model, tokenizer, run_dir)  # no evaluation ever improved (all NaN): keep the last
     seconds = max(progress.train_seconds, 1e-9)
     results = {
-        "task": splits.task, "model": spec.model, "labels": splits.labels,
+        "task": splits.task, "model": spec.model, "model_revision": spec.model_revision, "labels": splits.labels,
         "metrics": progress.best_metrics, "main_metric": main_metric(splits.task), "best_step": progress.best_step,
         "final_metrics": progress.last_metrics, "steps": progress.step, "total_steps": schedule.total_steps,
         "epochs": round(progress.step / schedule.steps_per_epoch, 4),
