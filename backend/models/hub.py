@@ -13,7 +13,7 @@ background thread). DISABLE_SAFETENSORS_CONVERSION, the switch that code reads, 
 from __future__ import annotations
 
 import contextlib
-import io
+import hashlib
 import json
 import os
 import re
@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from backend.models.files import studio_cache_dir
 from backend.schemas import StudioError
@@ -49,6 +49,7 @@ RECORD = "hub.json"  # in an assembled folder: where it came from
 LOOKUP_TTL_S = 300.0
 LOOKUP_TIMEOUT_S = 10.0
 REPORT_EVERY_S = 0.5
+CHUNK_BYTES = 1 << 20
 COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
@@ -67,12 +68,12 @@ class RepoFiles:
     hub_id: str
     revision: str  # as pinned ("main" or a commit)
     commit: str
-    files: tuple[tuple[str, int], ...]
+    files: tuple[tuple[str, int, str | None], ...]  # (name, bytes, sha256 of LFS files)
     weights: str  # model.safetensors or pytorch_model.bin
 
     @property
     def total_bytes(self) -> int:
-        return sum(size for _, size in self.files)
+        return sum(size for _, size, _ in self.files)
 
 
 # ---------------------------------------------------------------- settings, read at call time
@@ -180,12 +181,14 @@ def _ask_hub(hub_id: str, revision: str) -> RepoFiles | HubUnavailable:
     except Exception as exc:  # connection refused, timeouts, proxies, HTTP 5xx: the hub is not usable right now
         return HubUnreachable(f"{host()} cannot be reached ({_first_line(exc)})")
     sizes = {sibling.rfilename: sibling.size or 0 for sibling in info.siblings or ()}
+    hashes = {sibling.rfilename: sibling.lfs.sha256 for sibling in info.siblings or () if sibling.lfs}
     weights = next((name for name in WEIGHTS if name in sizes), None)
     if weights is None or CONFIG not in sizes:
         missing = "a config.json" if CONFIG not in sizes else "model.safetensors or pytorch_model.bin"
         return HubUnavailable(f"{hub_id} at {revision} has no usable weights: it lacks {missing}")
     names = (CONFIG, weights) + tuple(name for name in TOKENIZER_FILES if name in sizes)
-    return RepoFiles(hub_id, revision, info.sha or revision, tuple((name, sizes[name]) for name in names), weights)
+    return RepoFiles(hub_id, revision, info.sha or revision,
+                     tuple((name, sizes[name], hashes.get(name)) for name in names), weights)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -204,7 +207,9 @@ def fetch(hub_id: str, name: str | None = None, report=None) -> Path:
     """The assembled folder of hub_id at its pinned revision, downloading and assembling it first if needed.
 
     One process downloads at a time per model (a file lock): a second job waits and then finds it in the cache.
-    An interrupted download stays in the Hugging Face cache as .incomplete and the next call resumes it.
+    An interrupted download keeps its bytes (downloads/<commit>/<file>.part) and the next call resumes it with a
+    Range request: huggingface_hub 2.4's hf_hub_download deletes a partial file when it fails, so the files are
+    fetched here, from the same resolve URLs, with huggingface_hub's session (its headers and offline switch).
     `report(done_bytes, total_bytes)` is called as bytes arrive; by default a line on stderr.
     """
     name = name or hub_id
@@ -218,10 +223,11 @@ def fetch(hub_id: str, name: str | None = None, report=None) -> Path:
         files = look_up(hub_id, fresh=True)
         progress = Progress(hub_id, name, files.total_bytes, report or stderr_report(name))
         paths = {}
-        for filename, size in files.files:
-            paths[filename] = _download(files, filename, progress)
+        for filename, size, sha256 in files.files:
+            paths[filename] = _download(files, filename, size, sha256, progress)
             progress.file_done(size)
         folder = _assemble(files, paths)
+        shutil.rmtree(paths[files.weights].parent, ignore_errors=True)  # what is left of the downloads
         progress.finish()
     return folder
 
@@ -236,17 +242,54 @@ def _lock(hub_id: str):
         yield
 
 
-def _download(files: RepoFiles, filename: str, progress: Progress) -> Path:
-    from huggingface_hub import hf_hub_download
-
+def _download(files: RepoFiles, filename: str, size: int, sha256: str | None, progress: Progress) -> Path:
+    part = repo_folder(files.hub_id) / "downloads" / files.commit / f"{filename}.part"
+    part.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return Path(hf_hub_download(files.hub_id, filename, revision=files.commit, cache_dir=hf_cache_dir(),
-                                    endpoint=endpoint(), token=False, tqdm_class=progress.bar()))
+        _stream_to(part, f"{endpoint()}/{files.hub_id}/resolve/{files.commit}/{quote(filename)}", size, progress)
     except Exception as exc:  # the reason is the library's; the sentence says what to do
         progress.fail()
         raise HubUnavailable(f"Downloading {filename} of {files.hub_id} from {host()} stopped after "
                              f"{describe_mb(progress.done)} of {describe_mb(progress.total)} "
                              f"({_first_line(exc)}); run it again to resume where it stopped.") from None
+    if sha256 and _sha256(part) != sha256:
+        part.unlink()
+        raise HubUnavailable(f"{filename} of {files.hub_id} arrived damaged (its SHA-256 does not match the hub's); "
+                             "run it again to download it anew.")
+    return part
+
+
+def _stream_to(part: Path, url: str, size: int, progress: Progress) -> None:
+    """Append the bytes of url after those already in part (a Range request); the server may answer 200 anew."""
+    from huggingface_hub.utils import build_hf_headers, get_session
+
+    done = part.stat().st_size if part.exists() else 0
+    if done == size and size:  # complete already: a later file of the same fetch failed before
+        return
+    if done > size:
+        part.unlink()
+        done = 0
+    headers = build_hf_headers(token=False) | ({"Range": f"bytes={done}-"} if done else {})
+    with get_session().stream("GET", url, headers=headers, follow_redirects=True, timeout=LOOKUP_TIMEOUT_S) as answer:
+        if answer.status_code not in (200, 206):
+            raise OSError(f"HTTP {answer.status_code} {answer.reason_phrase}")
+        mode = "ab" if answer.status_code == 206 else "wb"
+        done = done if mode == "ab" else 0
+        with open(part, mode) as sink:
+            for chunk in answer.iter_bytes():  # as they arrive: a dropped connection loses none
+                sink.write(chunk)
+                done += len(chunk)
+                progress.at(done)
+    if done != size:
+        raise OSError(f"the connection ended after {done} of {size} bytes")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(CHUNK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _assemble(files: RepoFiles, paths: dict[str, Path]) -> Path:
@@ -257,13 +300,14 @@ def _assemble(files: RepoFiles, paths: dict[str, Path]) -> Path:
     try:
         for filename, path in paths.items():
             if filename != files.weights:
-                shutil.copyfile(path, temp / filename)
+                os.replace(path, temp / filename)
         if files.weights == SAFETENSORS:
-            _link_or_copy(paths[SAFETENSORS], temp / SAFETENSORS)
+            os.replace(paths[SAFETENSORS], temp / SAFETENSORS)
         else:
             save_bin_as_safetensors(paths[files.weights], temp / SAFETENSORS, files.hub_id)
         record = {"hub_id": files.hub_id, "revision": files.revision, "commit": files.commit,
-                  "weights_from": files.weights, "files": dict(files.files), "endpoint": endpoint()}
+                  "weights_from": files.weights, "files": {name: size for name, size, _ in files.files},
+                  "endpoint": endpoint()}
         (temp / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         temp.chmod(0o755)  # the cache is shared by the server and the trainers it starts
         if target.exists():
@@ -276,13 +320,6 @@ def _assemble(files: RepoFiles, paths: dict[str, Path]) -> Path:
         refs.mkdir(exist_ok=True)
         (refs / files.revision).write_text(files.commit, encoding="utf-8")
     return target
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(os.path.realpath(source), target)  # the blob in the Hugging Face cache, without a second copy
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 def save_bin_as_safetensors(source: Path, target: Path, hub_id: str) -> None:
@@ -313,24 +350,6 @@ class Progress:
         self.before = 0  # bytes of the files already done
         self.done = 0
         self._reported_at = 0.0
-
-    def bar(self) -> type:
-        """A tqdm class for hf_hub_download whose updates land here (it draws nothing itself)."""
-        from tqdm import tqdm
-
-        progress = self
-
-        class Bar(tqdm):
-            def __init__(self, *args, **kwargs):
-                kwargs.update(disable=False, file=io.StringIO())
-                super().__init__(*args, **kwargs)
-                progress.at(self.n)
-
-            def update(self, n=1):
-                super().update(n)
-                progress.at(self.n)
-
-        return Bar
 
     def at(self, file_bytes: int) -> None:
         self.done = self.before + max(0, file_bytes)
