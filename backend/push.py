@@ -78,6 +78,8 @@ def _create(api, repo_id: str, private: bool, user: str) -> None:
             raise StudioError(f"The token of {user} may not create {repo_id}: use your own name or an "
                               "organisation you can write to.") from None
         raise StudioError(f"The hub could not create {repo_id} ({_reason(exc)}).") from None
+    except Exception as exc:
+        raise StudioError(f"The hub at {hub.host()} cannot be reached ({_reason(exc)}); nothing was pushed.") from None
 
 
 def _reason(exc: BaseException) -> str:

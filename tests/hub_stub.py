@@ -82,6 +82,7 @@ class HubStub:
         self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="hub-stub", daemon=True)
+        self.stopped = False
 
     @property
     def url(self) -> str:
@@ -96,6 +97,8 @@ class HubStub:
         return self
 
     def stop(self) -> None:
+        """Stop answering: the listening socket closes, and kept-alive connections are dropped at their next request."""
+        self.stopped = True
         self.server.shutdown()
         self.server.server_close()
 
@@ -241,6 +244,12 @@ def _handler(stub: HubStub):
 
         def log_message(self, *args):  # quiet: the request log is stub.requests
             pass
+
+        def handle_one_request(self):
+            if stub.stopped:  # a kept-alive connection after stop(): gone, as a stopped hub would be
+                self.close_connection = True
+                return
+            super().handle_one_request()
 
         def _record(self) -> tuple[str, dict]:
             parts = urlsplit(self.path)
