@@ -130,7 +130,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         path = export.export_run(args.run_dir, args.output)
         print(json.dumps({"output": str(path), "bytes": path.stat().st_size}))
     if args.push_to_hub:
-        from backend import push
+        from backend.serving import push
 
         print(json.dumps(push.push_run(args.run_dir, args.push_to_hub, token=args.token, private=args.private)))
     return 0
@@ -138,7 +138,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_fetch_models(args: argparse.Namespace) -> int:
     """Download the catalog's hub models (or the named ones) at their pinned revisions; one line per model."""
-    from backend import catalog
+    from backend.models import catalog
 
     keys = args.keys or [key for key in catalog.MODELS if key not in catalog.PACKAGED]
     failed = []

@@ -335,8 +335,11 @@ def load_location(key_or_dir: str | Path) -> tuple[Resolution, str]:
 
 
 def load_tokenizer(key_or_dir: str | Path):
+    resolution = resolve(key_or_dir)
+    if resolution.source == "hub":  # the tokenizer files alone: a token preview needs no weights
+        return _load_tokenizer(str(hub.fetch(resolution.hub_id, resolution.display_name, tokenizer_only=True)), True)
     resolution, location = load_location(key_or_dir)
-    return _load_tokenizer(location, True)  # a hub model was fetched into a folder first
+    return _load_tokenizer(location, True)
 
 
 @lru_cache(maxsize=8)

@@ -119,12 +119,22 @@ def repo_folder(hub_id: str) -> Path:
 # ---------------------------------------------------------------- what is in the cache
 
 
-def cached(hub_id: str) -> Path | None:
-    """The assembled folder of hub_id at its pinned revision, if a fetch completed it before."""
+def cached(hub_id: str, tokenizer_only: bool = False) -> Path | None:
+    """The assembled folder of hub_id at its pinned revision, if a fetch completed it before.
+
+    tokenizer_only: a folder with the config and tokenizer files is enough (the whole model's folder also does).
+    """
     revision = pinned_revision(hub_id)
     commit = revision if COMMIT.fullmatch(revision) else _read_ref(hub_id, revision)
-    folder = repo_folder(hub_id) / commit if commit else None
-    return folder if folder and (folder / RECORD).is_file() and (folder / SAFETENSORS).is_file() else None
+    if not commit:
+        return None
+    folders = [_folder(hub_id, commit, False)] + ([_folder(hub_id, commit, True)] if tokenizer_only else [])
+    return next((folder for folder in folders if (folder / RECORD).is_file()
+                 and (tokenizer_only or (folder / SAFETENSORS).is_file())), None)
+
+
+def _folder(hub_id: str, commit: str, tokenizer_only: bool) -> Path:
+    return repo_folder(hub_id) / "tokenizers" / commit if tokenizer_only else repo_folder(hub_id) / commit
 
 
 def cached_commit(folder: Path) -> str | None:
@@ -203,9 +213,11 @@ def describe_mb(size: int) -> str:
 # ---------------------------------------------------------------- fetching
 
 
-def fetch(hub_id: str, name: str | None = None, report=None) -> Path:
+def fetch(hub_id: str, name: str | None = None, report=None, tokenizer_only: bool = False) -> Path:
     """The assembled folder of hub_id at its pinned revision, downloading and assembling it first if needed.
 
+    tokenizer_only fetches the config and tokenizer files alone (kilobytes, for a token preview); training fetches
+    the weights as well.
     One process downloads at a time per model (a file lock): a second job waits and then finds it in the cache.
     An interrupted download keeps its bytes (downloads/<commit>/<file>.part) and the next call resumes it with a
     Range request: huggingface_hub 2.4's hf_hub_download deletes a partial file when it fails, so the files are
@@ -213,21 +225,22 @@ def fetch(hub_id: str, name: str | None = None, report=None) -> Path:
     `report(done_bytes, total_bytes)` is called as bytes arrive; by default a line on stderr.
     """
     name = name or hub_id
-    folder = cached(hub_id)
+    folder = cached(hub_id, tokenizer_only)
     if folder:
         return folder
     with _lock(hub_id):
-        folder = cached(hub_id)
+        folder = cached(hub_id, tokenizer_only)
         if folder:
             return folder
         files = look_up(hub_id, fresh=True)
-        progress = Progress(hub_id, name, files.total_bytes, report or stderr_report(name))
+        wanted = [entry for entry in files.files if not (tokenizer_only and entry[0] == files.weights)]
+        progress = Progress(hub_id, name, sum(size for _, size, _ in wanted), report or stderr_report(name))
         paths = {}
-        for filename, size, sha256 in files.files:
+        for filename, size, sha256 in wanted:
             paths[filename] = _download(files, filename, size, sha256, progress)
             progress.file_done(size)
-        folder = _assemble(files, paths)
-        shutil.rmtree(paths[files.weights].parent, ignore_errors=True)  # what is left of the downloads
+        folder = _assemble(files, paths, _folder(files.hub_id, files.commit, tokenizer_only))
+        shutil.rmtree(next(iter(paths.values())).parent, ignore_errors=True)  # what is left of the downloads
         progress.finish()
     return folder
 
@@ -292,21 +305,22 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _assemble(files: RepoFiles, paths: dict[str, Path]) -> Path:
-    """config, tokenizer and model.safetensors in repo_folder/<commit>, written to a temp folder and renamed."""
-    target = repo_folder(files.hub_id) / files.commit
+def _assemble(files: RepoFiles, paths: dict[str, Path], target: Path) -> Path:
+    """config, tokenizer and model.safetensors (when fetched) in target, written to a temp folder and renamed."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=".assembling-", dir=target.parent))
     try:
         for filename, path in paths.items():
             if filename != files.weights:
                 os.replace(path, temp / filename)
-        if files.weights == SAFETENSORS:
+        if files.weights not in paths:
+            pass  # the tokenizer alone
+        elif files.weights == SAFETENSORS:
             os.replace(paths[SAFETENSORS], temp / SAFETENSORS)
         else:
             save_bin_as_safetensors(paths[files.weights], temp / SAFETENSORS, files.hub_id)
         record = {"hub_id": files.hub_id, "revision": files.revision, "commit": files.commit,
-                  "weights_from": files.weights, "files": {name: size for name, size, _ in files.files},
+                  "weights_from": files.weights, "files": {name: size for name, size, _ in files.files if name in paths},
                   "endpoint": endpoint()}
         (temp / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         temp.chmod(0o755)  # the cache is shared by the server and the trainers it starts

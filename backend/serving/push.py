@@ -12,24 +12,29 @@ from __future__ import annotations
 import os
 import re
 
-from backend import hub
-from backend.export import model_card, run_files
+from backend.models import hub
+from backend.serving.export import model_card, run_files
 from backend.schemas import StudioError
 
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 TOKEN_VAR = "HF_TOKEN"
 
 
-def push_run(run_dir, repo_id: str, token: str | None = None, private: bool = True) -> dict:
-    """Create repo_id on the hub and commit the run's files to it; returns the repo's URL, commit and file names."""
+def push_run(run_dir, repo_id: str, token: str | None = None, private: bool = True,
+             token_from_environment: bool = True) -> dict:
+    """Create repo_id on the hub and commit the run's files to it; returns the repo's URL, commit and file names.
+
+    token_from_environment=False for the web UI: a student must not push with the server's own HF_TOKEN.
+    """
     from huggingface_hub import CommitOperationAdd, HfApi
 
     repo_id = (repo_id or "").strip()
     if not REPO_ID.fullmatch(repo_id) or ".." in repo_id:
         raise StudioError(f"{repo_id!r} is not a hub repository name: write OWNER/NAME, e.g. your-name/spam-minilm.")
-    token = (token or os.environ.get(TOKEN_VAR) or "").strip()
+    token = (token or (os.environ.get(TOKEN_VAR) if token_from_environment else None) or "").strip()
     if not token:
-        raise StudioError(f"Pushing needs a hub token with write access: set {TOKEN_VAR} or pass --token.")
+        raise StudioError("Pushing needs a hub token with write access: " + (
+            f"set {TOKEN_VAR} or pass --token." if token_from_environment else "paste one into the token field."))
     why = hub.offline_reason()
     if why:
         raise StudioError(f"Nothing was pushed: {why}, so the hub is not asked; unset it and try again.")
