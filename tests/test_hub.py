@@ -178,3 +178,20 @@ def test_fetch_models_shows_progress_and_leaves_the_models_for_offline_use(hub_s
                              env=env | {"HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120)
     sources = {row["key"]: row["source"] for row in json.loads(offline.stdout)}
     assert sources["minilm-l12"] == sources["bert-base"] == "cache"
+
+
+def test_two_training_processes_download_once_and_log_the_progress(hub_stub, runners, write_csv):
+    from backend.schemas import COMPLETED, DataSpec, JobSpec
+    from backend.status import download_in
+    from tests.job_helpers import wait_for
+
+    runner = runners(command=None, max_concurrent=2)
+    spec = JobSpec(data=DataSpec(train_csv=str(FIXTURES / "support_tickets.csv"), text_column="comment",
+                                 label_column="team"), model="minilm-l12", max_steps=2, batch_size=8, max_length=16)
+    jobs = [runner.submit(spec, "alice").job_id for _ in range(2)]
+    records = [wait_for(runner, job, COMPLETED, timeout=300) for job in jobs]
+    assert sum(path.endswith("pytorch_model.bin") for path in hub_stub.paths("GET")) == 1
+    logs = [(Path(record.run_dir) / "train.log").read_text() for record in records]
+    assert any("Downloading MiniLM-L12-H384: " in log for log in logs)
+    assert download_in("Training ...\nDownloading MiniLM-L12-H384: 1.2 of 4 MB") == "Downloading MiniLM-L12-H384: 1.2 of 4 MB"
+    assert_only_the_stub_was_asked(hub_stub)
