@@ -240,7 +240,10 @@ def fetch(hub_id: str, name: str | None = None, report=None, tokenizer_only: boo
             paths[filename] = _download(files, filename, size, sha256, progress)
             progress.file_done(size)
         folder = _assemble(files, paths, _folder(files.hub_id, files.commit, tokenizer_only))
-        shutil.rmtree(next(iter(paths.values())).parent, ignore_errors=True)  # what is left of the downloads
+        for path in paths.values():  # a converted .bin is left; a partial file of another fetch is kept
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            next(iter(paths.values())).parent.rmdir()
         progress.finish()
     return folder
 
@@ -311,14 +314,10 @@ def _assemble(files: RepoFiles, paths: dict[str, Path], target: Path) -> Path:
     temp = Path(tempfile.mkdtemp(prefix=".assembling-", dir=target.parent))
     try:
         for filename, path in paths.items():
-            if filename != files.weights:
+            if filename == files.weights and filename != SAFETENSORS:
+                save_bin_as_safetensors(path, temp / SAFETENSORS, files.hub_id)
+            else:
                 os.replace(path, temp / filename)
-        if files.weights not in paths:
-            pass  # the tokenizer alone
-        elif files.weights == SAFETENSORS:
-            os.replace(paths[SAFETENSORS], temp / SAFETENSORS)
-        else:
-            save_bin_as_safetensors(paths[files.weights], temp / SAFETENSORS, files.hub_id)
         record = {"hub_id": files.hub_id, "revision": files.revision, "commit": files.commit,
                   "weights_from": files.weights, "files": {name: size for name, size, _ in files.files if name in paths},
                   "endpoint": endpoint()}
