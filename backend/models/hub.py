@@ -13,18 +13,17 @@ background thread). DISABLE_SAFETENSORS_CONVERSION, the switch that code reads, 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
+from backend.models.downloads import Progress, describe_mb, sha256_of, stderr_report, stream_to
 from backend.models.files import studio_cache_dir
 from backend.schemas import StudioError
 
@@ -48,8 +47,6 @@ SAFETENSORS = "model.safetensors"
 RECORD = "hub.json"  # in an assembled folder: where it came from
 LOOKUP_TTL_S = 300.0
 LOOKUP_TIMEOUT_S = 10.0
-REPORT_EVERY_S = 0.5
-CHUNK_BYTES = 1 << 20
 COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
@@ -206,10 +203,6 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def describe_mb(size: int) -> str:
-    return f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e6:.1f} MB"
-
-
 # ---------------------------------------------------------------- fetching
 
 
@@ -234,7 +227,8 @@ def fetch(hub_id: str, name: str | None = None, report=None, tokenizer_only: boo
             return folder
         files = look_up(hub_id, fresh=True)
         wanted = [entry for entry in files.files if not (tokenizer_only and entry[0] == files.weights)]
-        progress = Progress(hub_id, name, sum(size for _, size, _ in wanted), report or stderr_report(name))
+        progress = Progress(progress_file(hub_id), name, sum(size for _, size, _ in wanted),
+                            report or stderr_report(name))
         paths = {}
         for filename, size, sha256 in wanted:
             paths[filename] = _download(files, filename, size, sha256, progress)
@@ -262,50 +256,17 @@ def _download(files: RepoFiles, filename: str, size: int, sha256: str | None, pr
     part = repo_folder(files.hub_id) / "downloads" / files.commit / f"{filename}.part"
     part.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _stream_to(part, f"{endpoint()}/{files.hub_id}/resolve/{files.commit}/{quote(filename)}", size, progress)
+        stream_to(part, f"{endpoint()}/{files.hub_id}/resolve/{files.commit}/{quote(filename)}", size, progress)
     except Exception as exc:  # the reason is the library's; the sentence says what to do
         progress.fail()
         raise HubUnavailable(f"Downloading {filename} of {files.hub_id} from {host()} stopped after "
                              f"{describe_mb(progress.done)} of {describe_mb(progress.total)} "
                              f"({_first_line(exc)}); run it again to resume where it stopped.") from None
-    if sha256 and _sha256(part) != sha256:
+    if sha256 and sha256_of(part) != sha256:
         part.unlink()
         raise HubUnavailable(f"{filename} of {files.hub_id} arrived damaged (its SHA-256 does not match the hub's); "
                              "run it again to download it anew.")
     return part
-
-
-def _stream_to(part: Path, url: str, size: int, progress: Progress) -> None:
-    """Append the bytes of url after those already in part (a Range request); the server may answer 200 anew."""
-    from huggingface_hub.utils import build_hf_headers, get_session
-
-    done = part.stat().st_size if part.exists() else 0
-    if done == size and size:  # complete already: a later file of the same fetch failed before
-        return
-    if done > size:
-        part.unlink()
-        done = 0
-    headers = build_hf_headers(token=False) | ({"Range": f"bytes={done}-"} if done else {})
-    with get_session().stream("GET", url, headers=headers, follow_redirects=True, timeout=LOOKUP_TIMEOUT_S) as answer:
-        if answer.status_code not in (200, 206):
-            raise OSError(f"HTTP {answer.status_code} {answer.reason_phrase}")
-        mode = "ab" if answer.status_code == 206 else "wb"
-        done = done if mode == "ab" else 0
-        with open(part, mode) as sink:
-            for chunk in answer.iter_bytes():  # as they arrive: a dropped connection loses none
-                sink.write(chunk)
-                done += len(chunk)
-                progress.at(done)
-    if done != size:
-        raise OSError(f"the connection ended after {done} of {size} bytes")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK_BYTES):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _assemble(files: RepoFiles, paths: dict[str, Path], target: Path) -> Path:
@@ -352,44 +313,7 @@ def save_bin_as_safetensors(source: Path, target: Path, hub_id: str) -> None:
     save_file(tensors, str(target), metadata={"format": "pt"})
 
 
-# ---------------------------------------------------------------- progress people can see
-
-
-class Progress:
-    """Bytes done of all files of one fetch: reported to a callback and to a small file the UI reads."""
-
-    def __init__(self, hub_id: str, name: str, total: int, report):
-        self.hub_id, self.name, self.total, self.report = hub_id, name, total, report
-        self.before = 0  # bytes of the files already done
-        self.done = 0
-        self._reported_at = 0.0
-
-    def at(self, file_bytes: int) -> None:
-        self.done = self.before + max(0, file_bytes)
-        if time.monotonic() - self._reported_at >= REPORT_EVERY_S:
-            self._emit("downloading")
-
-    def file_done(self, size: int) -> None:
-        self.before += size
-        self.done = self.before
-
-    def fail(self) -> None:
-        self._emit("failed")
-
-    def finish(self) -> None:
-        self.done = self.total
-        self._emit("done")
-
-    def _emit(self, state: str) -> None:
-        self._reported_at = time.monotonic()
-        self.report(self.done, self.total)
-        with contextlib.suppress(OSError):
-            path = progress_file(self.hub_id)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temp = path.with_name(f".{path.name}.{os.getpid()}")
-            temp.write_text(json.dumps({"state": state, "done": self.done, "total": self.total,
-                                        "at": time.time(), "name": self.name}), encoding="utf-8")
-            os.replace(temp, path)
+# ---------------------------------------------------------------- progress of a fetch, for the UI
 
 
 def progress_file(hub_id: str) -> Path:
@@ -405,12 +329,3 @@ def download_line(hub_id: str, max_age_s: float = 30.0) -> str | None:
     if state.get("state") != "downloading" or time.time() - state.get("at", 0) > max_age_s:
         return None
     return f"Downloading {state['name']}: {describe_mb(state['done'])} of {describe_mb(state['total'])}"
-
-
-def stderr_report(name: str):
-    """A report callback that redraws one line on stderr (train.log keeps the latest state of the line)."""
-    def report(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
-        print(f"\rDownloading {name}: {describe_mb(done)} of {describe_mb(total)}", end=end, file=sys.stderr,
-              flush=True)
-    return report
