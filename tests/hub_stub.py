@@ -5,8 +5,10 @@
 
 What it speaks (read from huggingface_hub's file_download.py, hf_api.py and _commit_api.py):
 
-    HEAD/GET /{repo}/resolve/{revision}/{file}   X-Repo-Commit, ETag / X-Linked-Etag, X-Linked-Size, Content-Length,
-                                                 Range (206 + Content-Range) for resumed downloads;
+    HEAD/GET /{repo}/resolve/{revision}/{file}   X-Repo-Commit, ETag / X-Linked-Etag, X-Linked-Size, Content-Length;
+                                                 a GET of a large (LFS) file is a 302 to /lfs-storage/..., as the
+                                                 hub redirects to its storage, which takes Range (206 +
+                                                 Content-Range) for resumed downloads;
                                                  404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound
     GET  /api/models/{repo}[/revision/{rev}]     model info: sha, siblings (sizes with ?blobs=true)
     GET  /api/models/{repo}/tree/{rev}           the file list
@@ -124,7 +126,7 @@ class HubStub:
 
     # ------------------------------------------------------------ answering
 
-    def resolve(self, handler, repo_id: str, revision: str, filename: str, head: bool) -> None:
+    def resolve(self, handler, repo_id: str, revision: str, filename: str, head: bool, from_cdn: bool = False):
         repo = self.repos.get(repo_id)
         if repo is None:
             return handler.error(404, "RepoNotFound", "Repository not found")
@@ -143,6 +145,9 @@ class HubStub:
             headers["ETag"] = f'"{_sha("blob", data)}"'
         if head:
             return handler.reply(200, b"", headers | {"Content-Length": str(len(data))}, send_body=False)
+        if _is_lfs(filename) and not from_cdn:  # as the hub: large files come from its storage, by a redirect
+            location = f"{self.url}/lfs-storage/{repo_id}/{sha}/{filename}"
+            return handler.reply(302, b"", headers | {"Location": location})
         if filename in self.refuse_gets:
             return handler.error(503, None, "The stand-in refuses this download for the test")
         start = _range_start(handler.headers.get("Range"))
@@ -238,6 +243,13 @@ def _split_repo(rest: str, marker: str) -> tuple[str, str] | None:
     return repo_id, tail
 
 
+def _split_storage(rest: str) -> tuple[str, str] | None:
+    """'org/name/<commit>/file' -> ('org/name', '<commit>/file'); the commit is the 40-hex part."""
+    parts = rest.split("/")
+    at = next((i for i, part in enumerate(parts) if len(part) == 40 and all(c in "0123456789abcdef" for c in part)), None)
+    return ("/".join(parts[:at]), "/".join(parts[at:])) if at else None
+
+
 def _handler(stub: HubStub):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -317,10 +329,12 @@ def _handler(stub: HubStub):
 
         def _resolve_or_404(self, head: bool, recorded: str | None = None):
             path = recorded if recorded is not None else self._record()[0]
-            split = _split_repo(path.lstrip("/"), "/resolve/")
+            storage = path.startswith("/lfs-storage/")
+            split = _split_repo(path.removeprefix("/lfs-storage").lstrip("/"), "/resolve/") if not storage else \
+                _split_storage(path.removeprefix("/lfs-storage/"))
             if split and "/" in split[1]:
                 revision, filename = split[1].split("/", 1)
-                return stub.resolve(self, split[0], revision, filename, head)
+                return stub.resolve(self, split[0], revision, filename, head, from_cdn=storage)
             self.error(404, None, f"The stand-in does not serve {path}")
 
         def do_POST(self):
