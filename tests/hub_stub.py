@@ -410,13 +410,15 @@ def go_offline(monkeypatch) -> None:
 def hub_stub(monkeypatch, tmp_path, tiny_model_dir):
     """A running stand-in serving the two seed repos (tiny BERTs), with HF_ENDPOINT pointing at it and empty caches.
 
-    stub.commits holds repo id -> commit of the seed repos.
+    stub.commits holds repo id -> commit of the seed repos; BERT-Base is pinned to its commit, MiniLM to "main".
     """
     from backend.models import catalog, hub
 
     stub = HubStub().start()
     stub.commits = serve_seed_repos(stub, tiny_model_dir)
     point_at(monkeypatch, stub)
+    # The catalog pins BERT-Base to a commit of the real hub; here it is the stand-in's. MiniLM stays on "main".
+    monkeypatch.setenv(hub.REVISIONS_VAR, f"{BERT_ID}={stub.commits[BERT_ID]}")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     monkeypatch.setenv("MINILM_STUDIO_CACHE", str(tmp_path / "studio-cache"))
     monkeypatch.setattr(catalog, "_HUB_PROBES", {})

@@ -52,7 +52,8 @@ def test_hub_models_resolve_from_the_model_info_with_a_sentence(hub_stub):
     assert minilm.reason.startswith("Downloads ") and "MB from 127.0.0.1 on first use" in minilm.reason
     assert catalog.resolve("bert-base").source == "hub"
     asked = [path for path in hub_stub.paths() if path != "/api/agent-harnesses"]  # huggingface_hub's own, daily
-    assert asked == [f"/api/models/{MINILM_ID}/revision/main", f"/api/models/{BERT_ID}/revision/main"]
+    assert asked == [f"/api/models/{MINILM_ID}/revision/main",
+                     f"/api/models/{BERT_ID}/revision/{hub_stub.commits[BERT_ID]}"]
     assert not Path(catalog.hf_cache_dir()).exists()  # resolving downloads nothing
 
     (small, why_small), (large, why_large) = catalog.default_model("minilm"), catalog.default_model("bert")
@@ -81,7 +82,7 @@ def test_an_unreachable_hub_is_not_available(hub_stub, monkeypatch):
 
 
 def test_a_revision_that_does_not_exist_is_refused(hub_stub, monkeypatch):
-    monkeypatch.setenv(hub.REVISIONS_VAR, f"{MINILM_ID}={'0' * 40}")
+    monkeypatch.setenv(hub.REVISIONS_VAR, f"{MINILM_ID}={'0' * 40},{BERT_ID}={hub_stub.commits[BERT_ID]}")
     found = catalog.resolve("minilm-l12")
     assert found.reason == (f"MiniLM-L12-H384 is not available: {MINILM_ID} has no revision '{'0' * 40}' "
                             "on 127.0.0.1.")

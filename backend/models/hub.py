@@ -31,13 +31,14 @@ os.environ.setdefault("DISABLE_SAFETENSORS_CONVERSION", "1")
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-# The revision each hub model is fetched at. No verified commit of these repos could be looked up when this was
-# written (no internet here), so "main" is pinned explicitly rather than an invented sha: the commit that "main"
-# pointed to at the first fetch is kept in the studio cache and used (and recorded in spec.json and results.json)
-# by every later run. A classroom pins exact commits with MINILM_STUDIO_REVISIONS.
+# The revision each hub model is fetched at. bert-base-uncased: the commit that public Hugging Face caches show as
+# its snapshot (models--bert-base-uncased/snapshots/86b5e09...; no page of the hub could be read from here). For
+# microsoft/MiniLM-L12-H384-uncased no commit could be found, so "main" is pinned explicitly rather than an invented
+# sha: the commit "main" pointed to at the first fetch is kept in the studio cache and used (and recorded in
+# spec.json and results.json) by every later run. MINILM_STUDIO_REVISIONS overrides any of these.
 PINNED_REVISIONS = {
     "microsoft/MiniLM-L12-H384-uncased": "main",
-    "bert-base-uncased": "main",
+    "bert-base-uncased": "86b5e0934494bd15c9632b12f734a8a67f723594",
 }
 REVISIONS_VAR = "MINILM_STUDIO_REVISIONS"  # "bert-base-uncased=<commit>,microsoft/MiniLM-L12-H384-uncased=<commit>"
 CONFIG = "config.json"
