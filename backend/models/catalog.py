@@ -238,7 +238,10 @@ MATERIALIZE = {"mpnet-base": lambda: assemble_split_zip(mpnet_parts() or [], mpn
 
 def _find_in_hf_cache(info: ModelInfo) -> Resolution | None:
     folder = cached_snapshot(info.hub_id)
-    return _resolution(info, "cache", str(folder), "Found in the local Hugging Face cache.", folder) if folder else None
+    if folder is None:
+        return None
+    commit = folder.name if hub.COMMIT.fullmatch(folder.name) else None  # snapshots/<commit>
+    return _resolution(info, "cache", str(folder), "Found in the local Hugging Face cache.", folder, revision=commit)
 
 
 def _find_fetched(info: ModelInfo) -> Resolution | None:
