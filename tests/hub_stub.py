@@ -40,6 +40,7 @@ MINILM_ID = "microsoft/MiniLM-L12-H384-uncased"
 BERT_ID = "bert-base-uncased"
 TOKENS = {"hf_student_token": "student"}  # token -> user name
 CHUNK = 64 * 1024
+FORBIDDEN = ("discussions", "/spaces", "safetensors/convert", "/call/")  # what no request of the studio may ask
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ class HubStub:
 
     def paths(self, method: str | None = None) -> list[str]:
         return [r.path for r in self.requests if method is None or r.method == method]
+
+    def stray_requests(self) -> list[Request]:
+        """Requests for another host, or for discussions or a conversion (transformers' safetensors bot)."""
+        return [r for r in self.requests if r.host != self.host or any(word in r.path for word in FORBIDDEN)]
 
     # ------------------------------------------------------------ answering
 

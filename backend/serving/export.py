@@ -43,7 +43,7 @@ SETTINGS = (("epochs", "epochs"), ("max_steps", "max steps"), ("batch_size", "ba
 
 def run_files(run_dir) -> tuple[Path, object, dict, list[Path]]:
     """A finished run and the files an export carries besides its model card: the model folder, spec and results
-    (the zip here, a hub repo in backend.push)."""
+    (the zip here, a hub repo in backend.serving.push)."""
     run_dir, spec, results = finished_run(run_dir)
     files = [path for path in sorted((run_dir / runs.MODEL).iterdir()) if path.is_file() and not path.name.startswith(".")]
     return run_dir, spec, results, files + [run_dir / runs.SPEC, run_dir / runs.RESULTS]

@@ -6,13 +6,12 @@ import json
 
 import pytest
 
-from backend import trainer
+from backend.training import trainer
 from backend.__main__ import main
-from backend.push import push_run
+from backend.serving.push import push_run
 from backend.schemas import DataSpec, JobSpec, StudioError
 from tests.conftest import FIXTURES
 from tests.hub_stub import TOKENS, go_offline
-from tests.test_hub import assert_only_the_stub_was_asked
 
 TOKEN = next(iter(TOKENS))
 
@@ -41,7 +40,7 @@ def test_a_push_lands_the_exported_files_in_a_private_repo(hub_stub, finished, m
     assert json.loads(files["config.json"])["id2label"] == {"0": "billing", "1": "technical"}
     card = files["README.md"].decode()
     assert card.startswith("---") and 'from_pretrained("student/tickets-minilm")' in card
-    assert_only_the_stub_was_asked(hub_stub)
+    assert hub_stub.stray_requests() == []
     every_file = b"".join(path.read_bytes() for path in finished.rglob("*") if path.is_file())
     assert TOKEN.encode() not in every_file and TOKEN.encode() not in b"".join(files.values())
 
