@@ -76,9 +76,11 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
     splits = data.load_splits(spec.data)
     tokenizer = catalog.load_tokenizer(spec.model)
     model = catalog.load_model(spec.model, splits.task, splits.labels)
-    spec.model_revision = catalog.revision_of(spec.model)  # known once loading fetched it (None: not from the hub)
-    if accelerator.is_main_process and spec.model_revision:
-        runs.write_spec(run_dir, spec)
+    revision = catalog.revision_of(spec.model)  # the hub commit, known once loading fetched it (None: not from the hub)
+    if revision != spec.model_revision:  # spec.json says which files this run trained from
+        spec.model_revision = revision
+        if accelerator.is_main_process:
+            runs.write_spec(run_dir, spec)
     train_dl, eval_dl, evaluation = _build_dataloaders(spec, splits, tokenizer, model)
     sampler = train_dl.batch_sampler  # kept: after prepare it may sit inside accelerate's shard wrapper
     optimizer = make_optimizer(model, spec)
