@@ -198,3 +198,13 @@ def test_two_training_processes_download_once_and_log_the_progress(hub_stub, run
     assert any("Downloading MiniLM-L12-H384: " in log for log in logs)
     assert download_in("Training ...\nDownloading MiniLM-L12-H384: 1.2 of 4 MB") == "Downloading MiniLM-L12-H384: 1.2 of 4 MB"
     assert_only_the_stub_was_asked(hub_stub)
+
+
+def test_fetch_models_offline_says_why_in_one_line_per_model(hub_stub, monkeypatch, capsys):
+    go_offline(monkeypatch)
+    assert main(["fetch-models", "minilm-l12", "bert-base"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[1].strip() for line in errors] == ["MiniLM-L12-H384 is not available offline",
+                                                               "BERT-Base uncased is not available offline"]
+    assert all("HF_HUB_OFFLINE is set" in line for line in errors)
+    assert hub_stub.requests == []
