@@ -130,9 +130,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from backend.serving import export
 
-    path = export.export_run(args.run_dir, args.output)
-    print(json.dumps({"output": str(path), "bytes": path.stat().st_size}))
+    if not args.output and not args.push_to_hub:
+        raise StudioError("export needs --output FILE.zip, --push-to-hub OWNER/NAME, or both.")
+    if args.output:
+        path = export.export_run(args.run_dir, args.output)
+        print(json.dumps({"output": str(path), "bytes": path.stat().st_size}))
+    if args.push_to_hub:
+        from backend.serving import push
+
+        print(json.dumps(push.push_run(args.run_dir, args.push_to_hub, token=args.token, private=args.private)))
     return 0
+
+
+def cmd_fetch_models(args: argparse.Namespace) -> int:
+    """Download the catalog's hub models (or the named ones) at their pinned revisions; one line per model."""
+    from backend.models import catalog
+
+    keys = args.keys or [key for key in catalog.MODELS if key not in catalog.PACKAGED]
+    failed = []
+    for key in keys:
+        try:
+            catalog.load_location(key)
+            found = catalog.resolve(key)
+        except StudioError as exc:
+            failed.append(key)
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        print(json.dumps({"key": found.key, "source": found.source, "location": found.location,
+                          "revision": found.revision, "reason": found.reason}), flush=True)
+    return EXIT_USAGE if failed else 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -221,8 +247,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="a finished run as a zip that transformers loads as is")
     export.add_argument("--run-dir", required=True, help="a finished run folder")
-    export.add_argument("--output", required=True, help="the zip file to write")
+    export.add_argument("--output", help="the zip file to write")
+    export.add_argument("--push-to-hub", metavar="OWNER/NAME", help="upload the same files to a new hub repo")
+    visibility = export.add_mutually_exclusive_group()
+    visibility.add_argument("--private", dest="private", action="store_true", default=True,
+                            help="--push-to-hub: only you can see the repo (the default)")
+    visibility.add_argument("--public", dest="private", action="store_false", help="--push-to-hub: anyone can see it")
+    export.add_argument("--token", help="--push-to-hub: a hub token with write access (default: $HF_TOKEN, which "
+                                        "keeps it out of the process list and the shell history)")
     export.set_defaults(run=cmd_export)
+
+    fetch = commands.add_parser("fetch-models", help="download the hub models at their pinned revisions, for "
+                                                     "later use offline")
+    fetch.add_argument("keys", nargs="*", metavar="KEY", help="catalog keys (default: every model not packaged)")
+    fetch.set_defaults(run=cmd_fetch_models)
 
     hashing = commands.add_parser("hash-password", help="a hashed password for a users file (app.py --users)")
     hashing.add_argument("--stdin", action="store_true", help="read the password from stdin instead of asking")

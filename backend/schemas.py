@@ -88,6 +88,7 @@ class JobSpec:
     time_limit_minutes: float | None = None  # wall clock: then it evaluates and ends with the best model so far
     name: str = ""
     owner: str = "local"
+    model_revision: str | None = None  # the hub commit the model's files came from; the trainer records it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,7 +16,7 @@ import pytest
 
 from tests.tiny_model import build_tiny_model
 
-pytest_plugins = ["tests.job_helpers"]  # the job tests' fixtures: data_dir, runners
+pytest_plugins = ["tests.job_helpers", "tests.hub_stub"]  # job fixtures (data_dir, runners); the hub stand-in
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE_DATA = Path(__file__).parent.parent / "sample_data"

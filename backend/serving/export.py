@@ -33,16 +33,22 @@ SETTINGS = (("epochs", "epochs"), ("max_steps", "max steps"), ("batch_size", "ba
             ("warmup_ratio", "warm-up ratio"), ("weight_decay", "weight decay"))
 
 
+def run_files(run_dir) -> tuple[Path, object, dict, list[Path]]:
+    """A finished run and the files an export carries besides its model card: the model folder, spec and results
+    (the zip here, a hub repo in backend.serving.push)."""
+    run_dir, spec, results = finished_run(run_dir)
+    files = [path for path in sorted((run_dir / runs.MODEL).iterdir()) if path.is_file() and not path.name.startswith(".")]
+    return run_dir, spec, results, files + [run_dir / runs.SPEC, run_dir / runs.RESULTS]
+
+
 def export_run(run_dir, output_zip) -> Path:
     """Write the run as a zip with one top folder; returns the zip's path."""
-    run_dir, spec, results = finished_run(run_dir)
+    run_dir, spec, results, files = run_files(run_dir)
     output = Path(output_zip).expanduser()
     if output.suffix.lower() != ".zip":
         raise StudioError(f"The export file must end in .zip (got {output.name}); choose a name like model.zip.")
     top = safe_name(spec.name or run_dir.name)
-    members = [(path, f"{top}/{path.name}") for path in sorted((run_dir / runs.MODEL).iterdir())
-               if path.is_file() and not path.name.startswith(".")]
-    members += [(run_dir / name, f"{top}/{name}") for name in (runs.SPEC, runs.RESULTS)]
+    members = [(path, f"{top}/{path.name}") for path in files]
     card = model_card(run_dir, spec, results, top)
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=runs.TEMP_PREFIX, suffix=".zip", dir=output.parent)

@@ -76,6 +76,11 @@ def _train_once(spec: JobSpec, run_dir: Path, resume: bool, stop: StopSignal, li
     kind = tasks.get(splits.task)  # what differs between task kinds: head, batches, metrics
     tokenizer = catalog.load_tokenizer(spec.model)
     model = catalog.load_model(spec.model, kind, splits.labels)
+    revision = catalog.revision_of(spec.model)  # the hub commit, known once loading fetched it (None: not from the hub)
+    if revision != spec.model_revision:  # spec.json says which files this run trained from
+        spec.model_revision = revision
+        if accelerator.is_main_process:
+            runs.write_spec(run_dir, spec)
     train_dl, eval_dl, evaluation = kind.dataloaders(spec, splits, tokenizer, model)
     sampler = train_dl.batch_sampler  # kept: after prepare it may sit inside accelerate's shard wrapper
     optimizer = make_optimizer(model, spec)
@@ -284,7 +289,7 @@ def _finish(spec, splits, accelerator, model, tokenizer, run_dir, schedule, prog
         save_model(accelerator, model, tokenizer, run_dir)  # no evaluation ever improved (all NaN): keep the last
     seconds = max(progress.train_seconds, 1e-9)
     results = {
-        "task": splits.task, "model": spec.model, "labels": splits.labels,
+        "task": splits.task, "model": spec.model, "model_revision": spec.model_revision, "labels": splits.labels,
         "metrics": progress.best_metrics, "main_metric": tasks.get(splits.task).main_metric,
         "best_step": progress.best_step,
         "final_metrics": progress.last_metrics, "steps": progress.step, "total_steps": schedule.total_steps,

@@ -103,13 +103,6 @@ def test_a_hub_only_model_is_unavailable_offline_with_a_reason(hub_down):
     assert "HF_HUB_OFFLINE" in found.reason and found.reason.endswith(".")
 
 
-def test_a_reachable_hub_is_a_source_but_nothing_is_downloaded(monkeypatch):
-    monkeypatch.setattr(catalog, "hub_status", lambda: (True, ""))
-    found = catalog.resolve("minilm-l12")
-    assert (found.source, found.location) == ("hub", "microsoft/MiniLM-L12-H384-uncased")
-    assert not Path(catalog.hf_cache_dir()).exists()
-
-
 def test_the_local_hugging_face_cache_is_found_without_network(tiny_model_dir, hub_down):
     snapshot = fake_hf_cache(tiny_model_dir, "bert-base-uncased")
     found = catalog.resolve("bert-base")

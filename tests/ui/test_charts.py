@@ -50,3 +50,11 @@ def test_qa_disagreements_name_the_question_and_the_context():
     frame = compare_view.disagreements_frame(result)
     assert list(frame.columns) == ["question", "context", "true", "A", "B"]
     assert frame.iloc[0].tolist() == ["Who?", "Ana did.", "Ana", "Ana ✓", "no answer"]
+
+
+def test_a_job_downloading_its_model_says_so_before_its_first_step():
+    status = {"progress": {"step": 0, "total_steps": 0, "fraction": 0.0, "epoch": None, "elapsed_s": 4.0,
+                           "remaining_s": None, "samples_per_second": None, "loss": None, "eval": {}},
+              "state": "running", "name": "MiniLM-L12-H384 · reviews.csv", "job_id": "abc",
+              "download": "Downloading MiniLM-L12-H384: 40 of 133 MB"}
+    assert "Downloading MiniLM-L12-H384: 40 of 133 MB · " in charts.progress_html(status)

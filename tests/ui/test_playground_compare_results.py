@@ -71,3 +71,20 @@ def test_train_both_sides_from_the_compare_tab_and_read_the_verdict(page, tiny_m
     page.locator("#compare-verdict").get_by_text("validation rows").first.wait_for(timeout=300_000)
     assert "BERT-Base side" in page.locator("#compare-verdict").inner_text()
     screenshot(page, "compare_train_both")
+
+
+def test_the_results_tab_pushes_with_a_password_field_and_says_why_it_cannot(two_runs, page):
+    """The app runs offline here (HF_HUB_OFFLINE): the push fails in one sentence and the token field empties.
+    A push that lands its files is tests/test_push.py, against the hub stand-in."""
+    open_tab(page, "Results")
+    page.get_by_role("button", name="Refresh list", exact=True).last.click()
+    choose(page, "results-run", "tiny seed 1")
+    token = page.locator("#push-token input, #push-token textarea").first
+    assert token.get_attribute("type") == "password"
+    page.locator("#push-repo input, #push-repo textarea").first.fill("student/reviews-tiny")
+    token.fill("hf_never_shown")
+    page.get_by_role("button", name="Push to hub", exact=True).click()
+    page.locator("#push-note").get_by_text("Nothing was pushed: HF_HUB_OFFLINE is set").wait_for()
+    assert token.input_value() == ""
+    assert "hf_never_shown" not in page.content()
+    screenshot(page, "results_push_offline")

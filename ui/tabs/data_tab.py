@@ -8,7 +8,7 @@ import gradio as gr
 
 from backend import tasks
 from backend.access.services import Services, sample_files
-from backend.models import catalog
+from backend.models import catalog, hub
 from backend.schemas import DataSpec, StudioError
 from backend.tasks import loading
 from ui import charts
@@ -68,7 +68,7 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
         max_length = gr.Slider(16, 512, value=128, step=8, label="Max length (tokens)",
                                info="Longer texts are cut here. Shorter is faster; the suggestion keeps 95% of rows whole.")
         show_ids = gr.Checkbox(label="Show token ids and attention mask", value=False)
-    gr.Markdown(defaults_note(), elem_classes="studio-note")
+    gr.Markdown(defaults_note, elem_classes="studio-note")  # a function: said afresh at every page load
     model_note = gr.Markdown(elem_classes="studio-note")
     with gr.Row():
         stats = gr.Dataframe(label="Token lengths", interactive=False, visible=False)
@@ -131,9 +131,12 @@ def defaults_note() -> str:
     sentences = []
     for role, label in (("minilm", "MiniLM"), ("bert", "BERT-Base side")):
         try:
-            sentences.append(f"**{label}:** {catalog.default_model(role)[1]}")
+            resolution, why = catalog.default_model(role)
         except StudioError as exc:  # nothing of that role installed or reachable: say so, keep serving
             sentences.append(f"**{label}:** {exc}")
+            continue
+        downloading = hub.download_line(resolution.hub_id) if resolution.hub_id else None
+        sentences.append(f"**{label}:** {why}" + (f" {downloading} (a job started it)." if downloading else ""))
     return " ".join(sentences)
 
 
@@ -225,6 +228,10 @@ def preview(spec: dict | None, model: str | None, max_length: int, show_ids: boo
 
 def preview_note(result: dict) -> str:
     note = f"Tokens of **{result['display_name']}** ({result['source']})."
+    if result["source"] == "hub":  # only its tokenizer came for the preview
+        resolution = catalog.resolve(result["model"])
+        note += (f" Its weights come when a job first trains it: "
+                 f"{hub.download_line(resolution.hub_id) or resolution.reason[:1].lower() + resolution.reason[1:-1]}.")
     if result["bert"]:
         note += f" Beside it, the BERT-Base side's, **{result['bert']['display_name']}**: {result['bert']['difference']}"
     return note

@@ -1,11 +1,13 @@
 """Results tab: one finished run looked at closely (confusion, per-class scores, confident mistakes) and exported."""
 from __future__ import annotations
 
+import html
+
 import gradio as gr
 
 from backend.access.services import Services
 from backend.schemas import StudioError
-from backend.serving import analysis, export
+from backend.serving import analysis, export, push
 from ui import charts
 from ui.session import viewer_of
 from ui.task_views import REPORT_VIEWS, views_of
@@ -33,6 +35,15 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
     with gr.Row():
         build = gr.Button("Prepare download", scale=1)
         download = gr.File(label="Model (.zip)", interactive=False, scale=3)
+    gr.Markdown("Or push the same files to a new Hugging Face hub repository, private unless you tick Public. "
+                "The token is used for this push only: it is neither stored nor logged.", elem_classes="studio-note")
+    with gr.Row():
+        repo_name = gr.Textbox(label="Repository (OWNER/NAME)", placeholder="your-name/reviews-minilm", scale=3,
+                               elem_id="push-repo")
+        token = gr.Textbox(label="Hub token (write access)", type="password", scale=3, elem_id="push-token")
+        public = gr.Checkbox(label="Public", value=False, scale=1)
+        push_button = gr.Button("Push to hub", scale=1)
+    push_note = gr.HTML(elem_id="push-note")
 
     def on_refresh(http: gr.Request):
         choices = finished_choices(services, viewer_of(http, services))
@@ -63,8 +74,24 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
             gr.Warning(str(exc))
             return None
 
+    def on_push(job_id, repo_id, token_value, is_public, http: gr.Request):
+        if not job_id:
+            return charts.message_html("warn", ["Pick a finished run first."]), ""
+        try:
+            run_dir = services.run_dir(job_id, viewer_of(http, services))
+            pushed = push.push_run(run_dir, repo_id, token=token_value, private=not is_public,
+                                   token_from_environment=False)
+        except StudioError as exc:
+            return charts.message_html("error", [str(exc)]), ""
+        seen_by = "only you" if pushed["private"] else "anyone"
+        return (f"<p class='studio-note'>Pushed {len(pushed['files'])} files to "
+                f"<a href='{html.escape(pushed['url'])}'>{html.escape(pushed['repo_id'])}</a> (commit "
+                f"{html.escape(pushed['commit'][:7])}; {seen_by} can see it).</p>"), ""
+
     outputs = [summary, confusion, per_class, histogram, points, mistakes]
     refresh.click(on_refresh, None, run, api_visibility="private")
     app.load(on_refresh, None, run, api_visibility="private")
     run.change(on_run, run, outputs, api_visibility="private")
     build.click(on_export, run, download, api_visibility="private")
+    # The token field is emptied after every try: it lives in the page only as long as one push takes.
+    push_button.click(on_push, [run, repo_name, token, public], [push_note, token], api_visibility="private")
