@@ -88,7 +88,7 @@ def plan_windows(counts: list[int], room: int, stride: int) -> list[tuple[int, i
         start = following if shared + counts[end] <= room else end  # a window must bring a new word
 
 
-def choose_windows(windows: "Windows", sentence_lengths: list[int]) -> list[list[tuple[int, int] | None]]:
+def choose_windows(windows: Windows, sentence_lengths: list[int]) -> list[list[tuple[int, int] | None]]:
     """For each word, the (window, position) where its first piece is farthest from the nearer end of the
     window's words; the first such window on a tie."""
     chosen: list[list] = [[None] * length for length in sentence_lengths]
