@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from backend.csv_reading import read_table
+from backend.data.reading import read_table
 from backend.schemas import DataSpec, StudioError
 from backend.tasks.tokens import data as tokens_data
 from tests.conftest import SAMPLE_DATA

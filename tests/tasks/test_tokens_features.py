@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from backend.csv_reading import read_table
+from backend.data.reading import read_table
 from backend.schemas import DataSpec
 from backend.tasks.tokens import data as tokens_data
 from backend.tasks.tokens import features

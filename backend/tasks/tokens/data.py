@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backend import data
-from backend.csv_reading import Messages, _rows, read_table
+from backend.data import checks as data
+from backend.data.reading import Messages, _rows, read_table
 from backend.tasks.tokens.metrics import OUTSIDE, is_tag, repair_tags, tag_type
 
 TASK = "token_classification"

@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from backend.batching import Collator, EncodedSet, Evaluation, LengthGroupedBatches, SortedBatches
-from backend.qa_features import checked_stride, model_inputs
+from backend.data.batching import Collator, EncodedSet, Evaluation, LengthGroupedBatches, SortedBatches
+from backend.tasks.qa.features import checked_stride, model_inputs
 from backend.schemas import StudioError
 from backend.tasks.tokens.metrics import OUTSIDE, repair_tags, token_metrics
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from backend.batching import Collator
+from backend.data.batching import Collator
 from backend.schemas import StudioError
 from backend.tasks.tokens import features
 from backend.tasks.tokens.metrics import entity_spans
