@@ -3,7 +3,7 @@
 The sentences are built from small phrase tables so the labels are learnable: the words carry the sentiment,
 pairs differ in exactly the slots that make them paraphrases, not paraphrases, or more or less similar, and each
 support ticket carries one phrase per label it has.
-The extractive QA sample's tables are in `qa_tables.py`.
+The extractive QA sample's tables are in `qa_tables.py`, the named-entity sample's in `ner_tables.py`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import csv
 import random
 from pathlib import Path
 
-from qa_tables import qa_rows  # beside this script, which runs as `python sample_data/make_samples.py`
+from ner_tables import ner_rows  # beside this script, which runs as `python sample_data/make_samples.py`
+from qa_tables import qa_rows
 
 HERE = Path(__file__).parent
 
@@ -232,3 +233,4 @@ if __name__ == "__main__":
     write("similarity_scores.csv", ["sentence1", "sentence2", "score"], similarity_rows(random.Random(3)))
     write("qa_questions.csv", ["context", "question", "answer_text", "answer_start"], qa_rows(random.Random(4)))
     write("support_tickets_multilabel.csv", ["text", "labels"], ticket_rows(random.Random(5)))
+    write("ner_people_places.csv", ["tokens", "tags"], ner_rows(random.Random(6)))
