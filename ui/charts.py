@@ -303,7 +303,7 @@ def answer_text(prediction: dict, threshold: float | None = None) -> str:
     return f"{prediction['label']} ({prediction['scores'][prediction['label']]:.0%})"
 
 
-def _same_answer(first: dict, second: dict, threshold: float | None) -> bool:
+def same_answer(first: dict, second: dict, threshold: float | None) -> bool:
     if "value" in first:
         return abs(first["value"] - second["value"]) < 0.5
     if "answer" in first:
@@ -313,13 +313,15 @@ def _same_answer(first: dict, second: dict, threshold: float | None) -> bool:
     return first["label"] == second["label"]
 
 
-def verdict_html(answers: list[dict], threshold: float | None = None) -> str:
-    """Each model's answer and latency; with two models, whether they agree, in a box that stands out if not."""
-    lines = [f"<b>{html.escape(a['name'])}</b>: {html.escape(answer_text(a['prediction'], threshold))} in "
+def verdict_html(answers: list[dict], threshold: float | None = None, describe=None, same=None) -> str:
+    """Each model's answer and latency; with two models, whether they agree, in a box that stands out if not.
+    `describe(prediction, threshold)` and `same(first, second, threshold)`: a kind's own (ui/task_views.py)."""
+    describe, same = describe or answer_text, same or same_answer
+    lines = [f"<b>{html.escape(a['name'])}</b>: {html.escape(describe(a['prediction'], threshold))} in "
              f"{a['prediction']['latency_ms']:.1f} ms" for a in answers]
     body = "<br>".join(lines)
     if len(answers) == 2:
-        agree = _same_answer(answers[0]["prediction"], answers[1]["prediction"], threshold)
+        agree = same(answers[0]["prediction"], answers[1]["prediction"], threshold)
         kind, title = ("note", "The two models agree.") if agree else ("warn", "The two models disagree.")
         return f"<div class='studio-{kind}'><b>{title}</b><br>{body}</div>"
     return f"<div class='studio-note'>{body}</div>"

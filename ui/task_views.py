@@ -3,6 +3,9 @@ to what draws it here. The tabs look a kind's views up and call what they find; 
 A new kind reuses these views or adds its own rows below."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from backend import tasks
 from ui import charts, results_views
 
@@ -12,12 +15,40 @@ def views_of(task: str | None):
     return tasks.get(task).views if task else tasks.KINDS[next(iter(tasks.KINDS))].views
 
 
+def sample_titles() -> dict[str, str]:
+    """The Data tab's sample buttons: file in sample_data/ -> its title, as each kind names its sample (Views.sample_csv)."""
+    return dict(kind.views.sample_csv for kind in tasks.KINDS.values() if kind.views.sample_csv)
+
+
 # ---------------------------------------------------------------- Data tab: the preview (Views.sample, Views.stats)
 
 # Views.sample -> (the preview's sample rows, show ids) -> HTML of the rows as the model reads them.
 SAMPLE_VIEWS = {"tokens": charts.tokens_html, "qa_windows": charts.qa_windows_html}
 # Views.stats -> the rows of the token statistics table: (key in a preview dict, what a person reads, format).
 STAT_ROWS = {"tokens": charts.STAT_ROWS, "qa_windows": charts.QA_STAT_ROWS}
+
+
+# ---------------------------------------------------------------- Playground: one model's answer (Views.playground)
+
+@dataclass(frozen=True)
+class PlaygroundView:
+    """How the Playground draws one model's answer ({prediction, text, context, explanation when `explains`}):
+    `label` what gr.Label shows, `why` what the gr.HighlightedText under it shows, `describe` the verdict's sentence
+    and `same` whether two models' predictions agree (both given the threshold, None but for label sets)."""
+
+    explains: bool
+    label: Callable
+    why: Callable
+    describe: Callable = charts.answer_text
+    same: Callable = charts.same_answer
+
+
+# Views.playground -> its PlaygroundView.
+PLAYGROUND_VIEWS = {
+    "labels": PlaygroundView(True, charts.label_value, lambda answer: charts.attribution_pairs(answer["explanation"])),
+    "qa_answer": PlaygroundView(False, charts.label_value,
+                                lambda answer: charts.answer_spans(answer["context"] or "", answer["prediction"])),
+}
 
 
 # ---------------------------------------------------------------- Train tab: the columns a job reads

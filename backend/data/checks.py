@@ -7,11 +7,13 @@ Nothing here writes to the user's files.
 from __future__ import annotations
 
 from itertools import islice
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from backend.data.reading import Messages, _rows
+from backend.data import columns
+from backend.data.reading import Messages, _rows, read_table
 
 # Every sentence these checks may show, in one place: what is wrong, where, and what to do.
 MESSAGES = Messages({
@@ -99,6 +101,23 @@ def count_leaked(train_keys: pd.Series, eval_keys: pd.Series, warnings: list, me
     if leaked:
         warnings.append(messages.say("leaked", rows=_rows(leaked)))
     return leaked
+
+
+def read_validation(path: str, roles: dict, read_rows, warnings: list, tally: dict):
+    """A kind's validation CSV, read with the training CSV's columns (`roles`; a role left None is not read) by the
+    kind's `read_rows(frame, roles, name) -> (rows, warnings, outcome counts)`: its warnings added to `warnings`,
+    its ragged and left-out rows to `tally`. Returns (rows, counts, file name); the kind says what an empty result
+    means."""
+    table, name = read_table(path), Path(path).name
+    missing = next((column for column in roles.values() if column and column not in table.frame.columns), None)
+    if missing:
+        available = ", ".join(map(str, table.frame.columns))
+        raise columns.MESSAGES.fail("no_such_column", name=name, column=missing, columns=available)
+    rows, notes, counts = read_rows(table.frame, roles, name)
+    warnings.extend(table.notes + notes)
+    tally["ragged_rows"] += table.ragged_rows
+    tally["dropped_rows"] += len(table.frame) - len(rows)
+    return rows, counts, name
 
 
 def listed(counts: pd.Series, limit: int = 5) -> str:

@@ -37,6 +37,8 @@ class Views:
     report: str = "classification"  # the Results tab's view of the error report
     input_names: tuple[str, str] = ("text", "second text")  # what Compare calls the two texts of a row
     columns_note: str = "texts_and_label"  # how the Train tab names the columns a job reads
+    playground: str = "labels"  # how the Playground draws a prediction (and whether it explains it)
+    sample_csv: tuple[str, str] | None = None  # (file in sample_data/, the Data tab's button for it)
 
 
 class TaskKind:

@@ -43,7 +43,8 @@ class Regression(SequenceKind):
         return regression_metrics(outputs, gold)
 
     # ---- serving
-    views = Views(report="values")  # the Results tab shows residuals and worst errors, not classes
+    # The Results tab shows residuals and worst errors, not classes.
+    views = Views(report="values", sample_csv=("similarity_scores.csv", "Similarity scores"))
     pipeline_options = ', function_to_apply="none"'  # the raw output is the value: no softmax
 
     def outputs(self, logits):

@@ -1,6 +1,8 @@
 """Token classification tables: both cell formats, detection, every malformed-row sentence, the I-without-B repair."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 
@@ -8,6 +10,9 @@ from backend.data.reading import read_table
 from backend.schemas import DataSpec, StudioError
 from backend.tasks.tokens import data as tokens_data
 from tests.conftest import SAMPLE_DATA
+
+# What the data module reads of its kind (the registry's kind is tests/tasks/test_tokens_kind.py's).
+KIND = SimpleNamespace(name="token_classification", title="Token classification (named entities)")
 
 GOOD = ["John lives in New York .,B-PER O O B-LOC I-LOC O",
         "Mary works at Acme .,B-PER O O B-ORG O",
@@ -21,7 +26,7 @@ GOOD = ["John lives in New York .,B-PER O O B-LOC I-LOC O",
 
 def load(write_csv, lines: list[str], header: str = "tokens,tags", **spec):
     path = write_csv("\n".join([header, *lines]) + "\n")
-    return tokens_data.load_splits(DataSpec(train_csv=str(path), **spec), read_table(path))
+    return tokens_data.load_splits(DataSpec(train_csv=str(path), **spec), read_table(path), KIND)
 
 
 def test_space_separated_cells_become_lists_with_labels_o_first(write_csv):
@@ -129,6 +134,6 @@ def test_sample_data_reads_cleanly():
     path = SAMPLE_DATA / "ner_people_places.csv"
     table = read_table(path)
     assert tokens_data.looks_like_tokens(table.frame)
-    splits = tokens_data.load_splits(DataSpec(train_csv=str(path)), table)
+    splits = tokens_data.load_splits(DataSpec(train_csv=str(path)), table, KIND)
     assert splits.labels == ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
     assert splits.report.rows + splits.report.eval_rows == 250 and splits.report.warnings == []

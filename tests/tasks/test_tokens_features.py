@@ -16,6 +16,9 @@ from backend.tasks.tokens import data as tokens_data
 from backend.tasks.tokens import features
 from tests.conftest import SAMPLE_DATA
 
+# What the data module reads of its kind (the registry's kind is tests/tasks/test_tokens_kind.py's).
+KIND = SimpleNamespace(name="token_classification", title="Token classification (named entities)")
+
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 LONG = ("Ada Lovelace visited unbelievably beautiful Zürich again , and then Ostbrook with Tomas Brandvold .".split()
         * 5)
@@ -86,7 +89,7 @@ def test_the_chosen_window_is_the_most_central(tokenizer):
 
 def test_a_few_training_steps_through_the_loaders(tiny_model_dir, tokenizer):
     path = SAMPLE_DATA / "ner_people_places.csv"
-    splits = tokens_data.load_splits(DataSpec(train_csv=str(path), eval_fraction=0.1), read_table(path))
+    splits = tokens_data.load_splits(DataSpec(train_csv=str(path), eval_fraction=0.1), read_table(path), KIND)
     everything = pd.concat([splits.train, splits.eval], ignore_index=True)
     long = everything[everything["tokens"].map(len) > 100]  # the long sentences, so windows meet the loop
     splits.train = pd.concat([splits.train.head(24), long], ignore_index=True)

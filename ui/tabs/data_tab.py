@@ -13,17 +13,11 @@ from backend.schemas import DataSpec, StudioError
 from backend.tasks import loading
 from ui import charts
 from ui.session import viewer_of
-from ui.task_views import SAMPLE_VIEWS, STAT_ROWS, views_of
+from ui.task_views import SAMPLE_VIEWS, STAT_ROWS, sample_titles, views_of
 
 NONE = "(none)"
 AUTO = "auto"
-SAMPLE_TITLES = {  # file in sample_data/ -> button text; files not listed get their file name
-    "sentiment_reviews.csv": "Sentiment reviews",
-    "paraphrase_pairs.csv": "Paraphrase pairs",
-    "similarity_scores.csv": "Similarity scores",
-    "qa_questions.csv": "Questions & answers",
-    "support_tickets_multilabel.csv": "Support tickets (multi-label)",
-}
+SAMPLE_TITLES = sample_titles()  # file in sample_data/ -> button text; files not listed get their file name
 HIDDEN = gr.update(value=None, visible=False)
 TASK_CHOICES = [("Detect from the columns", AUTO)] + [(title, key) for key, title in tasks.titles().items()]
 SEPARATOR_CHOICES = [("Detect", AUTO), ("| (bar)", "|"), (", (comma)", ","), ("; (semicolon)", ";")]

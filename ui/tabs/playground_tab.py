@@ -16,7 +16,7 @@ from backend.serving import batch_scoring, inference
 from ui import charts
 from backend.access.users import Viewer
 from ui.session import viewer_of
-from ui.task_views import views_of
+from ui.task_views import PLAYGROUND_VIEWS, views_of
 
 NONE = "(none)"
 
@@ -103,8 +103,11 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
 
     def shown(answers: list[dict], cut: float):
         threshold = cut if any("labels" in a["prediction"] for a in answers) else None
-        views = [(charts.label_value(a["prediction"]), why_view(a)) for a in answers] + [(None, None)]
-        return charts.verdict_html(answers, threshold), views[0][0], views[0][1], views[1][0], views[1][1]
+        view = PLAYGROUND_VIEWS[answers[0]["view"]]
+        views = [(PLAYGROUND_VIEWS[a["view"]].label(a["prediction"]), PLAYGROUND_VIEWS[a["view"]].why(a))
+                 for a in answers] + [(None, None)]
+        verdict = charts.verdict_html(answers, threshold, view.describe, view.same)
+        return verdict, views[0][0], views[0][1], views[1][0], views[1][1]
 
     def on_score(job_a, path, http: gr.Request):
         if not job_a or not path:
@@ -133,20 +136,15 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
 
 
 def answer(services: Services, job_id: str, viewer: Viewer, text: str, pair: str | None) -> dict:
-    """One model's prediction with its latency, and what explains it: the attribution of its answer to the words,
-    or for extractive QA the context it took the answer from."""
+    """One model's prediction with its latency, the name of its kind's Playground view (Views.playground), and what
+    explains it when that view shows an explanation: the attribution of its answer to the words."""
     record = services.job(job_id, viewer)
     run_dir = Path(record.run_dir)
     pair = pair if (pair or "").strip() else None
     prediction = inference.predict_one(run_dir, text, pair)
-    if "answer" in prediction:
-        return {"job_id": job_id, "name": record.spec.name or job_id, "prediction": prediction, "context": pair}
-    return {"job_id": job_id, "name": record.spec.name or job_id,
-            "prediction": prediction, "explanation": inference.explain(run_dir, text, pair)}
-
-
-def why_view(answer: dict):
-    """The second box under a model: the answer marked in its context (QA), or the words behind the prediction."""
-    if "context" in answer:
-        return charts.answer_spans(answer["context"] or "", answer["prediction"])
-    return charts.attribution_pairs(answer["explanation"])
+    view = views_of(inference.load_run(run_dir).task).playground
+    found = {"job_id": job_id, "name": record.spec.name or job_id, "prediction": prediction, "view": view,
+             "text": text, "context": pair}
+    if PLAYGROUND_VIEWS[view].explains:
+        found["explanation"] = inference.explain(run_dir, text, pair)
+    return found

@@ -14,7 +14,8 @@ class MultiLabelClassification(SequenceKind):
     main_metric = "micro_f1"
     views = Views(roles={**Views().roles, "label_separator": "Label separator (several labels in one cell)",
                          "label_columns": "Label columns (one 0/1 column per label)"},
-                  balance_title="Rows per label", label_noun="labels", threshold=True, report="multi_label")
+                  balance_title="Rows per label", label_noun="labels", threshold=True, report="multi_label",
+                  sample_csv=("support_tickets_multilabel.csv", "Support tickets (multi-label)"))
 
     # ---- data and preview
     # (backend.tasks.multi_label.data is imported when used: it brings pandas and numpy.)

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
 from backend.data import checks, columns
-from backend.data.reading import Messages, _rows, read_table
+from backend.data.reading import Messages, _rows
 from backend.data.records import Splits, ValidationReport, table_facts
 
 TASK = "extractive_qa"  # what previews say they show
@@ -283,15 +283,7 @@ def _check_usable(rows: pd.DataFrame, counts: dict[str, int], name: str) -> None
 
 def _read_eval(path: str, roles: dict, warnings: list, tally: dict) -> pd.DataFrame:
     """The validation CSV, read and checked like the training CSV, with the same columns."""
-    table, name = read_table(path), Path(path).name
-    missing = next((column for column in roles.values() if column and column not in table.frame.columns), None)
-    if missing:
-        available = ", ".join(map(str, table.frame.columns))
-        raise columns.MESSAGES.fail("no_such_column", name=name, column=missing, columns=available)
-    rows, notes, counts = read_rows(table.frame, roles, name)
-    warnings.extend(table.notes + notes)
-    tally["ragged_rows"] += table.ragged_rows
-    tally["dropped_rows"] += len(table.frame) - len(rows)
+    rows, counts, name = checks.read_validation(path, roles, read_rows, warnings, tally)
     if rows.empty:
         raise _fail("nothing_usable", name=name, reasons=_left_out(counts))
     return rows

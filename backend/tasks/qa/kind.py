@@ -20,7 +20,8 @@ class ExtractiveQA(TaskKind):
         sample="qa_windows", stats="qa_windows", balance_title="Questions with and without an answer in the context",
         inputs=("Question", "Context: the text the answer is taken from"), second_input_always=True,
         why="The answer, marked in the context", report="qa",
-        input_names=("question", "context"), columns_note="question_context_answer")
+        input_names=("question", "context"), columns_note="question_context_answer",
+        playground="qa_answer", sample_csv=("qa_questions.csv", "Questions & answers"))
 
     # ---- data and preview
     # (backend.tasks.qa.data and preview are imported when used: they bring pandas, scikit-learn and tokenizers.)

@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from backend.data import checks as data
-from backend.data.reading import Messages, _rows, read_table
+from backend.data import checks, columns
+from backend.data.reading import Messages, _rows
+from backend.data.records import Splits, ValidationReport, table_facts
 from backend.tasks.tokens.metrics import OUTSIDE, is_tag, repair_tags, tag_type
 
-TASK = "token_classification"
-TITLE = "Token classification (named entities)"
 FIRST_DATA_ROW = 2  # what a spreadsheet calls the first row below the header
 SHOWN_CHARS = 40
 TAG_SHARE = 0.9  # of the non-empty cells of a column that must read as IOB2 tags for it to be taken for tags
@@ -117,14 +116,9 @@ def _same_counts(words: pd.Series, tags: pd.Series) -> bool:
 def guess_roles(frame: pd.DataFrame, chosen: dict | None = None) -> dict:
     """Tokens and tags columns: those in `chosen` kept, the others found by header name, then by content (a column
     of IOB2 tags; the column with as many words on most rows). None where neither tells."""
-    roles = {role: (chosen or {}).get(role) or None for role in ROLE_HINTS}
-    names = {column: str(column).strip().lower().replace(" ", "_").replace("-", "_") for column in frame.columns}
-    for matches in data.NAME_MATCHES:
-        for role, hints in ROLE_HINTS.items():
-            if roles[role] is None:
-                free = [column for column in frame.columns if column not in roles.values()]
-                roles[role] = next((c for hint in hints for c in free if matches(names[c], hint)), None)
-    head = frame.head(data.GUESS_ROWS)
+    roles = columns.match_headers(frame, {role: (chosen or {}).get(role) or None for role in ROLE_HINTS},
+                                  ROLE_HINTS)
+    head = frame.head(columns.GUESS_ROWS)
     if roles["label_column"] is None:
         free = [column for column in frame.columns if column not in roles.values()]
         roles["label_column"] = next((column for column in free if _tag_like(head[column])), None)
@@ -142,14 +136,9 @@ def looks_like_tokens(frame: pd.DataFrame) -> bool:
     roles = guess_roles(frame)
     if not all(roles.values()):
         return False
-    head = frame.head(data.GUESS_ROWS)
+    head = frame.head(columns.GUESS_ROWS)
     return _tag_like(head[roles["label_column"]]) and _same_counts(head[roles["text_column"]],
                                                                    head[roles["label_column"]])
-
-
-def wanted(spec, frame: pd.DataFrame) -> bool:
-    """Whether a table should be read as token classification: asked for, or not told and it looks so."""
-    return spec.task == TASK if spec.task is not None else looks_like_tokens(frame)
 
 
 def choose_roles(spec, frame: pd.DataFrame, name: str) -> dict:
@@ -158,7 +147,7 @@ def choose_roles(spec, frame: pd.DataFrame, name: str) -> dict:
     chosen = {role: getattr(spec, role) for role in ROLE_HINTS}
     for column in filter(None, chosen.values()):
         if column not in frame.columns:
-            raise data.MESSAGES.fail("no_such_column", name=name, column=column, columns=available)
+            raise columns.MESSAGES.fail("no_such_column", name=name, column=column, columns=available)
     roles = guess_roles(frame, chosen)
     missing = next((ROLE_NAMES[role] for role in ROLE_HINTS if roles[role] is None), None)
     if missing:
@@ -214,7 +203,7 @@ def read_rows(frame: pd.DataFrame, roles: dict, name: str) -> tuple[pd.DataFrame
 
 def _check_numeric_tags(cells: pd.Series, column: str, name: str) -> None:
     """Tags exported as ids ([3, 0, 7]) need their names first; no row could be read without them."""
-    parsed = [items for items in map(parse_cell, cells.head(data.GUESS_ROWS)) if items]
+    parsed = [items for items in map(parse_cell, cells.head(columns.GUESS_ROWS)) if items]
     if parsed and all(tag.lstrip("-").isdigit() for items in parsed for tag in items):
         raise _fail("numeric_tags", tags=column, name=name, value=_shortened(str(cells[cells.str.strip() != ""]
                                                                                   .iloc[0]).strip()))
@@ -250,8 +239,8 @@ def tag_counts(rows: pd.DataFrame, labels: list[str]) -> dict[str, int]:
 
 # ---------------------------------------------------------------- splits and the report
 
-def load_splits(spec, table) -> data.Splits:
-    """Training and evaluation sentences of a table read by `csv_reading.read_table`, and the report;
+def load_splits(spec, table, kind) -> Splits:
+    """Training and evaluation sentences of a table read by `reading.read_table`, and the report (naming `kind`);
     deterministic for a spec. Frames: tokens (list[str]), tags (list[str], repaired IOB2); labels: `labels_for`."""
     name = Path(spec.train_csv).name
     roles = choose_roles(spec, table.frame, name)
@@ -267,16 +256,14 @@ def load_splits(spec, table) -> data.Splits:
     labels = _check_sides(train, evaluation, table.frame, name, warnings)
     duplicates, leaked = _repeats(rows, train, evaluation, name, warnings)
     train, evaluation = train.reset_index(drop=True), evaluation.reset_index(drop=True)
-    report = data.ValidationReport(
-        rows=len(train), eval_rows=len(evaluation), columns=[str(c) for c in table.frame.columns],
-        text_column=roles["text_column"], text_pair_column=None, label_column=roles["label_column"], task=TASK,
-        task_name=TITLE, labels=labels, label_counts=tag_counts(train, labels),
-        eval_label_counts=tag_counts(evaluation, labels), label_stats=None, split=split, warnings=warnings,
-        samples=table.frame.head(data.SAMPLE_ROWS).to_dict("records"), encoding=table.encoding,
-        delimiter=table.delimiter, ragged_rows=tally["ragged_rows"], dropped_rows=tally["dropped_rows"],
-        duplicate_rows=duplicates, leaked_rows=leaked,
+    report = ValidationReport(
+        rows=len(train), eval_rows=len(evaluation), text_column=roles["text_column"], text_pair_column=None,
+        label_column=roles["label_column"], task=kind.name, task_name=kind.title, labels=labels,
+        label_counts=tag_counts(train, labels), eval_label_counts=tag_counts(evaluation, labels), label_stats=None,
+        split=split, warnings=warnings, ragged_rows=tally["ragged_rows"], dropped_rows=tally["dropped_rows"],
+        duplicate_rows=duplicates, leaked_rows=leaked, **table_facts(table),
     )
-    return data.Splits(train, evaluation, TASK, labels, report)
+    return Splits(train, evaluation, kind.name, labels, report)
 
 
 def _check_usable(rows: pd.DataFrame, counts: dict[str, int], name: str) -> None:
@@ -288,15 +275,7 @@ def _check_usable(rows: pd.DataFrame, counts: dict[str, int], name: str) -> None
 
 def _read_eval(path: str, roles: dict, warnings: list, tally: dict) -> pd.DataFrame:
     """The validation CSV, read and checked like the training CSV, with the same columns."""
-    table, name = read_table(path), Path(path).name
-    missing = next((column for column in roles.values() if column not in table.frame.columns), None)
-    if missing:
-        columns = ", ".join(map(str, table.frame.columns))
-        raise data.MESSAGES.fail("no_such_column", name=name, column=missing, columns=columns)
-    rows, notes, counts = read_rows(table.frame, roles, name)
-    warnings.extend(table.notes + notes)
-    tally["ragged_rows"] += table.ragged_rows
-    tally["dropped_rows"] += len(table.frame) - len(rows)
+    rows, counts, name = checks.read_validation(path, roles, read_rows, warnings, tally)
     if rows.empty:
         raise _fail("nothing_usable", name=name, reasons=_left_out(counts))
     return rows
@@ -348,4 +327,4 @@ def _repeats(rows: pd.DataFrame, train: pd.DataFrame, evaluation: pd.DataFrame, 
         clashing = int((rows["tags"].map(" ".join).groupby(keys).nunique() > 1).sum())
         clash = f" ({clashing:,} of those with different tags)" if clashing else ""
         warnings.append(_say("duplicates", name=name, rows=_rows(repeated), clash=clash))
-    return repeated, data.count_leaked(sentence_keys(train), sentence_keys(evaluation), warnings, MESSAGES)
+    return repeated, checks.count_leaked(sentence_keys(train), sentence_keys(evaluation), warnings, MESSAGES)

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
 
 from backend.data.batching import Collator, EncodedSet, Evaluation, LengthGroupedBatches, SortedBatches
-from backend.tasks.qa.features import checked_stride, model_inputs
+from backend.tasks.qa.features import checked_stride, loader, model_inputs
 from backend.schemas import StudioError
 from backend.tasks.tokens.metrics import OUTSIDE, repair_tags, token_metrics
 
@@ -235,9 +234,9 @@ def tokens_dataloaders(spec, splits, tokenizer, model):
     train_set = training_set(splits.train, tokenizer, spec.max_length, stride, labels)
     eval_set, windows = evaluation_set(splits.eval, tokenizer, spec.max_length, stride)
     pad = tokenizer.pad_token_id or 0
-    train_dl = _loader(train_set, LengthGroupedBatches(train_set.lengths, spec.batch_size, spec.seed),
+    train_dl = loader(train_set, LengthGroupedBatches(train_set.lengths, spec.batch_size, spec.seed),
                        TokenCollator(pad, training=True), spec.seed)
-    eval_dl = _loader(eval_set, SortedBatches(eval_set.lengths, spec.batch_size * 2),
+    eval_dl = loader(eval_set, SortedBatches(eval_set.lengths, spec.batch_size * 2),
                       TokenCollator(pad, training=False), spec.seed)
     gold = [list(tags) for tags in splits.eval["tags"]]
 
@@ -248,9 +247,3 @@ def tokens_dataloaders(spec, splits, tokenizer, model):
             predicted, gold)
     return train_dl, eval_dl, Evaluation(outputs=lambda output: token_logits(output, spec.max_length), score=score)
 
-
-def _loader(dataset: EncodedSet, sampler, collate, seed: int) -> DataLoader:
-    """As batching.build_dataloaders: no worker processes, and a generator of its own so that starting an epoch
-    leaves the global RNG (dropout) alone."""
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0,
-                      generator=torch.Generator().manual_seed(seed))
