@@ -114,6 +114,7 @@ def test_the_login_check_knows_which_client_asks():
     """Gradio gives the auth function a name and a password only; LoginClient adds the client's address, which
     the login throttle counts failures by."""
     import asyncio
+    import threading
 
     from ui.guard import LoginClient, login_client
 
@@ -123,6 +124,13 @@ def test_the_login_check_knows_which_client_asks():
         seen.append(login_client.get())
 
     guarded = LoginClient(app)
-    asyncio.run(guarded({"type": "http", "path": "/login", "client": ("10.1.2.3", 5555)}, None, None))
-    asyncio.run(guarded({"type": "http", "path": "/gradio_api/info", "client": ("10.1.2.3", 5555)}, None, None))
+
+    def call(path: str) -> None:  # in a thread of its own: the browser tests keep an event loop in this one
+        worker = threading.Thread(target=asyncio.run, args=(guarded({"type": "http", "path": path,
+                                                                     "client": ("10.1.2.3", 5555)}, None, None),))
+        worker.start()
+        worker.join()
+
+    call("/login")
+    call("/gradio_api/info")
     assert seen == ["10.1.2.3", None] and login_client.get() is None
