@@ -13,14 +13,17 @@ from backend.tasks.pair import PairClassification
 from backend.tasks.qa.kind import ExtractiveQA
 from backend.tasks.regression import Regression
 from backend.tasks.text import TextClassification
+from backend.tasks.tokens.kind import TokenClassification
 
 # In the order people see them (the Data tab's task menu, the CLI's --task).
 KINDS: dict[str, TaskKind] = {kind.name: kind for kind in (
-    TextClassification(), PairClassification(), Regression(), MultiLabelClassification(), ExtractiveQA())}
+    TextClassification(), PairClassification(), Regression(), MultiLabelClassification(), ExtractiveQA(),
+    TokenClassification())}
 # The kinds that recognise their tables by content, asked in this order when the user names no task; a table none
 # of them claims is read as one text (or a pair) and a label a row, and its label column decides between
 # classification and regression.
-DETECTED_BY_CONTENT = ("extractive_qa", "multi_label_classification")
+# (A tags column reads as space-separated labels too: token classification is asked before multi-label.)
+DETECTED_BY_CONTENT = ("extractive_qa", "token_classification", "multi_label_classification")
 
 
 def get(name: str) -> TaskKind:

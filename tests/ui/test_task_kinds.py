@@ -180,3 +180,44 @@ def test_the_api_checks_and_predicts_both_task_kinds(app_server, qa_jobs, multi_
     assert set(answer) >= {"answer", "start", "end", "score", "no_answer", "no_answer_score", "latency_ms"}
     low = client.predict(multi_label_jobs[0], "I was charged twice.", threshold=0.01, api_name="/predict")
     assert low["threshold"] == 0.01 and sorted(low["labels"]) == sorted(low["scores"])  # every label at 0.01
+
+
+# ---------------------------------------------------------------- token classification (named entities)
+
+NER_CSV = SAMPLE_DATA / "ner_people_places.csv"
+
+
+@pytest.fixture(scope="module")
+def ner_job(app_server, tiny_model_dir):
+    """One NER job started through /start_job, long enough for the tiny model to tag some places."""
+    from gradio_client import Client, handle_file
+
+    from tests.ui.conftest import wait_state
+
+    client = Client(app_server[0], verbose=False)
+    job = client.predict(handle_file(str(NER_CSV)), model=str(tiny_model_dir), preset="quick", max_steps=120,
+                         batch_size=16, seed=1, name="ner seed 1", max_length=32, learning_rate=0.005,
+                         api_name="/start_job")["job_id"]
+    assert wait_state(client, job, "completed", "failed", "diverged", "cancelled")["state"] == "completed"
+    return job
+
+
+def test_ner_from_the_sample_button_to_the_playground(ner_job, page):
+    page.get_by_role("button", name="People & places (NER)", exact=True).click()
+    page.get_by_text("Token classification (named entities)").first.wait_for()
+    assert page.get_by_label("Tokens column (words, space-separated or a JSON list)").is_visible()
+    page.get_by_text("Windows per sentence (mean)").wait_for()
+    page.get_by_text("the tag is learnt on the").wait_for()  # the sample sentences as words, pieces and tags
+    assert page.get_by_text("Words per tag").is_visible()
+    screenshot(page, "ner_data_check")
+
+    open_tab(page, "Playground")
+    page.get_by_role("button", name="Refresh list", exact=True).first.click()
+    choose(page, "play-run-a", "ner seed 1")
+    page.get_by_text("Entities in the text (type and confidence)").first.wait_for()
+    page.get_by_label("Text", exact=True).fill("Residents of Quillon met Ada Lovelace in Sundmark on Friday .")
+    page.get_by_role("button", name="Predict", exact=True).click()
+    verdict = page.locator("#play-verdict")
+    verdict.get_by_text(" ms").wait_for()
+    page.locator("#play-why-a").get_by_text("Residents", exact=False).first.wait_for()  # the text, entities marked
+    screenshot(page, "ner_playground")

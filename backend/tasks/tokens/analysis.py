@@ -76,3 +76,43 @@ def error_report(frame: pd.DataFrame, max_examples: int) -> dict:
         "per_type": per_type_scores(predicted, gold), "outcomes": outcomes,
         "missed": missed[:max_examples], "spurious": spurious[:max_examples], "confusion": confusion(gold, predicted),
     }
+
+
+# ---------------------------------------------------------------- a run's validation rows, and two runs compared
+
+def eval_rows(frame: pd.DataFrame) -> list[dict]:
+    """One JSON-safe record per validation sentence from `inference.eval_rows`' frame: text (the words joined by
+    spaces, what compare lines rows up by), tokens, tags, gold (the tags joined), predicted, scores, and exact
+    (every entity found and none made up)."""
+    rows = []
+    for row in frame.to_dict("records"):
+        tokens, tags, predicted = list(map(str, row["tokens"])), list(row["tags"]), list(row["predicted"])
+        rows.append({"text": " ".join(tokens), "tokens": tokens, "tags": tags, "gold": " ".join(tags),
+                     "predicted": predicted, "scores": [float(score) for score in row["scores"]],
+                     "exact": entity_spans(tags) == entity_spans(predicted)})
+    return rows
+
+
+def entity_text(tokens: list[str], tags: list[str]) -> str:
+    """"Ann Lee (PER), Paris (LOC)": a sentence's entities for a person to read; "(none)" without any."""
+    return ", ".join(f"{' '.join(tokens[first:last + 1])} ({kind})" for kind, first, last in entity_spans(tags)) \
+        or "(none)"
+
+
+def disagreements(rows: pd.DataFrame, limit: int) -> dict:
+    """Sentences the two runs tag with different entities, rows as compare.aligned puts them side by side; those
+    only one of them gets exactly right first. {compared, count, a_right, b_right, neither_right, examples [{text,
+    gold, a, b}]} with a and b {entities, correct}; entities as `entity_text` writes them."""
+    def spans(side: str) -> pd.Series:
+        return rows[f"predicted_{side}"].map(lambda tags: entity_spans(list(tags)))
+    differ = rows[spans("a") != spans("b")]
+    right_a, right_b = differ["exact_a"].astype(bool), differ["exact_b"].astype(bool)
+    shown = differ.assign(_one=right_a != right_b).sort_values("_one", ascending=False, kind="stable").head(limit)
+
+    def side(row: dict, name: str) -> dict:
+        return {"entities": entity_text(list(row[f"tokens_{name}"]), list(row[f"predicted_{name}"])),
+                "correct": bool(row[f"exact_{name}"])}
+    return {"compared": len(rows), "count": len(differ), "a_right": int((right_a & ~right_b).sum()),
+            "b_right": int((right_b & ~right_a).sum()), "neither_right": int((~right_a & ~right_b).sum()),
+            "examples": [{"text": row["text"], "gold": entity_text(list(row["tokens_a"]), list(row["tags_a"])),
+                          "a": side(row, "a"), "b": side(row, "b")} for row in shown.to_dict("records")]}
