@@ -57,7 +57,7 @@ def make_services(args: argparse.Namespace, runner):
             raise StudioError(f"There is no job {job_id} in {runner.data_dir}; pass the id of a finished job there.")
         if row["state"] != COMPLETED:
             raise StudioError(f"Job {job_id} has not completed, so it cannot be shown in a demo; pick a finished job.")
-    from ui.app import upload_folder
+    from ui.downloads import upload_folder
 
     return Services(data_dir=args.data_dir, runner=runner, model_dirs=args.allow_model_dir, users=users,
                     limits=limits, demo_jobs=args.demo, upload_dirs=[upload_folder()])

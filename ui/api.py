@@ -17,6 +17,7 @@ from backend.schemas import DataSpec, StudioError
 from backend.serving import analysis, compare, inference
 from backend.tasks import loading
 from backend.training import presets
+from ui.downloads import hand_out
 from ui.session import viewer_of
 
 
@@ -148,6 +149,20 @@ def register(services: Services) -> None:
         """A finished job's validation errors: confusion matrix, per-class precision/recall/F1, confident mistakes, confidence histogram."""
         return analysis.error_analysis(run_dir(job_id, request))
 
+    @user_errors
+    def export_run(job_id: str, request: gr.Request = None) -> FileData:
+        """A finished job's model as a zip that `transformers` loads as is (like `python -m backend export`): the model, its tokenizer and label names, a model card, the job spec and the results."""
+        made = services.export(job_id, viewer_of(request, services))
+        return FileData(path=hand_out(made), orig_name=made.name)
+
+    @user_errors
+    def score_csv(job_id: str, csv: FileData, request: gr.Request = None) -> FileData:
+        """Every row of a CSV with a finished job's predictions appended (like `python -m backend predict --csv`), read from the columns the job trained on: predicted_label, confidence and p_<label> per class; predicted_value (regression); predicted_labels (multi-label); predicted_answer and answer_score (extractive QA). Cells a spreadsheet would run as formulas are escaped."""
+        if _path(csv) is None:
+            raise StudioError("Send the CSV to score as csv.")
+        scored = Path(services.score(job_id, viewer_of(request, services), _path(csv))["output"])
+        return FileData(path=hand_out(scored), orig_name=scored.name)
+
     gr.api(validate_csv, api_name="validate_csv")
     gr.api(preview_tokens, api_name="preview_tokens")
     gr.api(start_job, api_name="start_job")
@@ -158,3 +173,5 @@ def register(services: Services) -> None:
     gr.api(predict, api_name="predict")
     gr.api(compare_runs, api_name="compare_runs")
     gr.api(error_analysis, api_name="error_analysis")
+    gr.api(export_run, api_name="export_run")
+    gr.api(score_csv, api_name="score_csv")

@@ -1,8 +1,6 @@
 """build_app(services): the tabs assembled, nothing else."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 from starlette.middleware import Middleware
 
@@ -59,35 +57,46 @@ def build_app(services: Services) -> gr.Blocks:
                 app.load(on_load, None, who, api_visibility="private")
         data_spec = gr.State(None)  # the checked DataSpec as a dict, for the tabs that come after Data
         data_stats = gr.State(None)  # rows and token lengths from the preview: max length and time estimates
-        with gr.Tabs():
+        queued = gr.State([])  # the jobs Compare's "Train both" queued: the Train tab lists them at once
+        with gr.Tabs() as tab_set:
             if not services.demo:
                 with gr.Tab("Data", id="data"):
-                    create_data_tab(services, data_spec, data_stats)
+                    create_data_tab(app, services, data_spec, data_stats)
                 with gr.Tab("Train", id="train"):
-                    create_train_tab(app, services, data_spec, data_stats)
+                    create_train_tab(app, services, data_spec, data_stats, queued)
             with gr.Tab("Playground", id="playground"):
                 create_playground_tab(app, services)
             with gr.Tab("Compare", id="compare"):
-                create_compare_tab(app, services, data_spec, data_stats)
+                create_compare_tab(app, services, data_spec, data_stats, queued)
             if not services.demo:
                 with gr.Tab("Results", id="results"):
                     create_results_tab(app, services)
             if services.users and not services.demo:
                 with gr.Tab("Class", id="class", visible=False) as class_tab:  # shown to teachers on load
                     create_class_tab(app, services, class_tab)
+        keep_tab(app, services, tab_set)
         api.register(services)
     return app
 
 
+def keep_tab(app: gr.Blocks, services: Services, tab_set: gr.Tabs) -> None:
+    """The tab a person is on is kept with their place; a reload (or a restart) opens it again."""
+    def on_select(evt: gr.SelectData, http: gr.Request) -> None:
+        tab_id = getattr(evt, "id", None) or tab_ids.get(evt.value)
+        if tab_id:
+            services.keep_place(viewer_of(http, services).name, tab=tab_id)
+
+    def on_load(http: gr.Request):
+        tab_id = services.place(viewer_of(http, services).name).get("tab")
+        return gr.Tabs(selected=tab_id) if tab_id in tab_ids.values() and tab_id != "class" else gr.update()
+
+    tab_ids = {tab.label: tab.id for tab in tab_set.children if isinstance(tab, gr.Tab)}
+    tab_set.select(on_select, None, None, api_visibility="private", show_progress="hidden")
+    app.load(on_load, None, tab_set, api_visibility="private", show_progress="hidden")
+
+
 def signed_in_text(viewer) -> str:
     return f"Signed in as **{viewer.name}**" + (" (teacher)" if viewer.teacher else "")
-
-
-def upload_folder() -> Path:
-    """Where Gradio puts what browsers and API clients upload (GRADIO_TEMP_DIR, or its folder in the temp dir)."""
-    from gradio.utils import get_upload_folder
-
-    return Path(get_upload_folder())
 
 
 def launch_options(services: Services, monitoring: bool = False) -> dict:

@@ -44,7 +44,11 @@ def label_balance_frame(report: dict) -> pd.DataFrame:
 
 
 def samples_frame(report: dict) -> pd.DataFrame:
-    return pd.DataFrame(report.get("samples") or [])
+    """The first rows, label columns first: texts are long and would push the label out of sight."""
+    frame = pd.DataFrame(report.get("samples") or [])
+    labels = [report.get("label_column"), *(report.get("label_columns") or [])]
+    first = [column for column in frame.columns if column in labels]
+    return frame[first + [column for column in frame.columns if column not in first]]
 
 
 def stats_frame(previews: dict[str, dict], rows) -> pd.DataFrame:
@@ -65,9 +69,13 @@ def _stat(preview: dict, path: str, fmt: str) -> str:
 
 def histogram_frame(previews: dict[str, dict]) -> pd.DataFrame:
     """Token-length histograms as one line per tokenizer (bin centres), so two tokenizers overlay readably."""
+    same: dict[tuple, list[str]] = {}  # identical histograms (tokenizers that split alike) share one line: two
+    for name, preview in previews.items():  # lines on top of each other would look like one, the other hidden
+        histogram = preview["histogram"]
+        same.setdefault((tuple(histogram["edges"]), tuple(histogram["counts"])), []).append(name)
     rows = []
-    for name, preview in previews.items():
-        edges, counts = preview["histogram"]["edges"], preview["histogram"]["counts"]
+    for (edges, counts), names in same.items():
+        name = names[0] if len(names) == 1 else " = ".join(names) + " (same lengths)"
         for low, high, count in zip(edges, edges[1:], counts):
             rows.append({"tokens": (low + high - 1) / 2, "rows": int(count), "tokenizer": name})
     return plot_data(pd.DataFrame(rows, columns=["tokens", "rows", "tokenizer"]))
@@ -191,7 +199,7 @@ def progress_html(status: dict | None) -> str:
              f"epoch {progress['epoch']:.2f}" if progress.get("epoch") is not None else None,
              f"{duration(progress['elapsed_s'])} elapsed",
              f"about {duration(progress['remaining_s'])} left" if progress.get("remaining_s") is not None else None,
-             f"{progress['samples_per_second']:.0f} samples/s" if progress.get("samples_per_second") else None,
+             speed_text(progress),
              f"loss {progress['loss']:.4f}" if progress.get("loss") is not None else None]
     if state == "queued" and status.get("queue_position"):
         facts.insert(0, f"waiting: position {status['queue_position']} in the queue")
@@ -199,6 +207,7 @@ def progress_html(status: dict | None) -> str:
         facts.insert(0, status["download"])
     evaluation = ", ".join(f"{METRIC_NAMES[k[5:]]} {v:.3f}" for k, v in progress["eval"].items()
                            if k[5:] in METRIC_NAMES and isinstance(v, (int, float)))
+    at_step = f" (step {progress['eval_step']:,})" if progress.get("eval_step") is not None else ""
     bar = (f"<div style='background:#e5e7eb;border-radius:6px;height:14px;margin:6px 0'>"
            f"<div style='width:{progress['fraction'] * 100:.1f}%;background:{color};height:14px;border-radius:6px'>"
            "</div></div>")
@@ -206,14 +215,44 @@ def progress_html(status: dict | None) -> str:
     return (f"<div><b>{html.escape(status['name'])}</b> · job {html.escape(status['job_id'])} · "
             f"<span style='color:{color};font-weight:600'>{state}</span></div>{bar}"
             f"<div class='studio-note'>{' · '.join(f for f in facts if f)}</div>"
-            + (f"<div class='studio-note'>latest evaluation: {evaluation}</div>" if evaluation else "") + reason)
+            + (f"<div class='studio-note'>latest evaluation{at_step}: {evaluation}</div>" if evaluation else "")
+            + reason)
+
+
+def speed_text(progress: dict) -> str | None:
+    """The training speed: the run's average so far, evaluations excluded; the same figure the summary gives at the
+    end (runs from before the average was logged show their latest stretch, and say so)."""
+    if progress.get("average_samples_per_second"):
+        return f"training speed {progress['average_samples_per_second']:.0f} samples/s (average, evaluations excluded)"
+    if progress.get("samples_per_second"):
+        return f"training speed {progress['samples_per_second']:.0f} samples/s (latest stretch, evaluations excluded)"
+    return None
 
 
 def curves_frame(metrics: list[dict], keys: list[str]) -> pd.DataFrame | None:
     """Long-form (step, value, series) rows for the keys present in the metric lines."""
     rows = [(line["step"], float(line[key]), METRIC_NAMES.get(key.removeprefix("eval_"), key))
             for line in metrics for key in keys if line.get(key) is not None and "step" in line]
-    return plot_data(pd.DataFrame(rows, columns=["step", "value", "series"]))
+    return plot_data(single_points_drawn(pd.DataFrame(rows, columns=["step", "value", "series"]), "series"))
+
+
+def single_points_drawn(frame: pd.DataFrame, series: str) -> pd.DataFrame:
+    """A line chart draws nothing for a series of one point (one evaluation so far): such a point becomes a short
+    level dash centred on its step."""
+    if frame.empty:
+        return frame
+    counts = frame[series].map(frame[series].value_counts())
+    lone = frame[counts == 1]
+    if lone.empty:
+        return frame
+    half = max(0.5, float(frame["step"].max()) * 0.015)
+    dashes = [lone.assign(step=lone["step"] - half), lone.assign(step=lone["step"] + half)]
+    return pd.concat([frame[counts > 1], *dashes]).sort_values("step", kind="stable").reset_index(drop=True)
+
+
+def step_range(frame: pd.DataFrame | None) -> list[float] | None:
+    """The x range of a curve: from step 0 to its last step, so one evaluation is drawn at its place in the run."""
+    return None if frame is None else [0, float(frame["step"].max()) * 1.03 + 1]
 
 
 def eval_keys(metrics: list[dict]) -> list[str]:
@@ -231,9 +270,11 @@ def results_html(status: dict) -> str:
         return ""
     metrics = " · ".join(f"<b>{METRIC_NAMES.get(k, k)}</b> {v:.3f}" for k, v in results["metrics"].items()
                          if isinstance(v, (int, float)) and k != "loss")
-    return (f"<div class='studio-note'><p>Best checkpoint (step {results.get('best_step')}): {metrics}</p>"
-            f"<p>{results['num_parameters'] / 1e6:.1f}M parameters · trained {duration(results['train_runtime_s'])} at "
-            f"{results['train_samples_per_second']:.0f} samples/s on {html.escape(str(results.get('device')))} "
+    return (f"<div class='studio-note'><p>Best checkpoint (step {results.get('best_step')}), the model kept: "
+            f"{metrics}. This is its evaluation during training; the Results tab measures the kept model again.</p>"
+            f"<p>{results['num_parameters'] / 1e6:.1f}M parameters · trained {duration(results['train_runtime_s'])} "
+            f"(evaluations excluded) at a training speed of {results['train_samples_per_second']:.0f} samples/s on "
+            f"{html.escape(str(results.get('device')))} "
             f"({html.escape(str(results.get('precision')))}) · model folder: "
             f"<code>{html.escape(status['run_dir'])}/model</code></p></div>")
 

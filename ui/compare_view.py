@@ -5,14 +5,14 @@ import html
 
 import pandas as pd
 
-from ui.charts import duration, message_html, plot_data
+from ui.charts import duration, message_html, plot_data, single_points_drawn
 from ui.task_views import views_of
 
 COST_ROWS = (  # (where in a side, what a person reads, format)
     ("num_parameters", "Parameters", lambda v: f"{v / 1e6:.1f}M"),
     ("disk_mb", "Model on disk", lambda v: f"{v:.0f} MB"),
-    ("train_runtime_s", "Training time", duration),
-    ("train_samples_per_second", "Training speed", lambda v: f"{v:.0f} samples/s"),
+    ("train_runtime_s", "Training time (evaluations excluded)", duration),
+    ("train_samples_per_second", "Training speed (evaluations excluded)", lambda v: f"{v:.0f} samples/s"),
     ("speed.latency_p50_ms", "Latency, one text (p50)", lambda v: f"{v:.1f} ms"),
     ("speed.latency_p95_ms", "Latency, one text (p95)", lambda v: f"{v:.1f} ms"),
     ("speed.throughput_rows_per_s", "Batch throughput", lambda v: f"{v:.0f} rows/s"),
@@ -68,10 +68,16 @@ def quality_frame(result: dict) -> pd.DataFrame:
     rows = []
     for row in result["differences"]["metrics"].values():
         points = f"{row['points']:+.1f} points" if row.get("points") is not None else f"{row['difference']:+.4f}"
-        better = {"a": a, "b": b}.get(row["better"], "tie")
-        rows.append({"metric": row["name"], a: f"{row['a']:.4f}",
-                     b: f"{row['b']:.4f}", "A − B": points, "better": better})
-    return pd.DataFrame(rows, columns=["metric", a, b, "A − B", "better"])
+        better = {"a": "A", "b": "B"}.get(row["better"], "tie")
+        rows.append({"metric": row["name"], "A": f"{row['a']:.4f}", "B": f"{row['b']:.4f}", "A − B": points,
+                     "better": better})
+    # Short headers: run names are long and would push the difference off screen; sides_label() names A and B.
+    return pd.DataFrame(rows, columns=["metric", "A", "B", "A − B", "better"])
+
+
+def sides_label(title: str, result: dict) -> str:
+    """A table's label that says which run is A and which is B."""
+    return f"{title} · A = {result['a']['name']} · B = {result['b']['name']}"
 
 
 def cost_frame(result: dict) -> pd.DataFrame:
@@ -81,8 +87,8 @@ def cost_frame(result: dict) -> pd.DataFrame:
         values = [_get(side, path) for side in (a, b)]
         shown = [fmt(v) if isinstance(v, (int, float)) else "not recorded" for v in values]
         ratio = f"{values[0] / values[1]:.2f}x" if all(isinstance(v, (int, float)) and v for v in values) else ""
-        rows.append({"": label, a["name"]: shown[0], b["name"]: shown[1], "A ÷ B": ratio})
-    return pd.DataFrame(rows, columns=["", a["name"], b["name"], "A ÷ B"])
+        rows.append({"": label, "A": shown[0], "B": shown[1], "A ÷ B": ratio})
+    return pd.DataFrame(rows, columns=["", "A", "B", "A ÷ B"])
 
 
 def compare_curves_frame(result: dict | None) -> pd.DataFrame | None:
@@ -92,7 +98,7 @@ def compare_curves_frame(result: dict | None) -> pd.DataFrame | None:
         main = f"eval_{result['curves']['main_metric']}"
         points = [p for p in result["curves"]["points"] if p["series"] == main and p["value"] is not None]
     rows = [(p["step"], float(p["value"]), p["name"]) for p in points]
-    return plot_data(pd.DataFrame(rows, columns=["step", "value", "run"]))
+    return plot_data(single_points_drawn(pd.DataFrame(rows, columns=["step", "value", "run"]), "run"))
 
 
 def tradeoff_frame(result: dict | None) -> pd.DataFrame | None:
@@ -105,18 +111,26 @@ def tradeoff_frame(result: dict | None) -> pd.DataFrame | None:
     return plot_data(pd.DataFrame(rows, columns=["latency_ms", "score", "run"]))
 
 
+def tradeoff_limits(frame: pd.DataFrame | None) -> tuple[list[float] | None, list[float] | None]:
+    """Axis ranges with room around the points: two points never sit on the plot's edges."""
+    if frame is None:
+        return None, None
+    latency, score = frame["latency_ms"], frame["score"]
+    spread = max(float(score.max() - score.min()), 0.02)
+    return [0.0, float(latency.max()) * 1.4 + 0.1], [float(score.min()) - spread, float(score.max()) + spread]
+
+
 def disagreements_frame(result: dict) -> pd.DataFrame | None:
+    """The true answer and both predictions first (columns A and B, named in the label), then the texts: long
+    texts last, so the answers are never pushed out of sight."""
     found = result.get("disagreements") or {}
-    a, b = result["a"]["name"], result["b"]["name"]
     rows = []
     first, second = views_of(result.get("task")).input_names  # e.g. question and context
     for example in found.get("examples", []):
-        row = {first: example["text"]}
+        row = {"true": _shown(example["gold"]), "A": side_text(example["a"]), "B": side_text(example["b"]),
+               first: example["text"]}
         if example.get("text_pair"):
             row[second] = example["text_pair"]
-        row["true"] = _shown(example["gold"])
-        for name, side in ((a, example["a"]), (b, example["b"])):
-            row[name] = side_text(side)
         rows.append(row)
     return pd.DataFrame(rows) if rows else None
 

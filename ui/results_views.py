@@ -59,7 +59,8 @@ def confidence_frame(report: dict) -> pd.DataFrame:
 
 
 def mistakes_frame(report: dict) -> pd.DataFrame:
-    columns = ["text", "text_pair", "gold", "predicted", "confidence"]
+    # The answers first: the texts are long and would push gold, predicted and confidence out of sight.
+    columns = ["gold", "predicted", "confidence", "text", "text_pair"]
     frame = pd.DataFrame(report["misclassified"], columns=columns + ["gold_probability"])[columns]
     return frame.drop(columns="text_pair") if frame["text_pair"].isna().all() else frame
 
@@ -69,7 +70,7 @@ def points_frame(report: dict) -> pd.DataFrame:
 
 
 def worst_frame(report: dict) -> pd.DataFrame:
-    columns = ["text", "text_pair", "gold", "predicted", "error"]
+    columns = ["gold", "predicted", "error", "text", "text_pair"]
     frame = pd.DataFrame(report["worst"], columns=columns)
     return frame.drop(columns="text_pair") if frame["text_pair"].isna().all() else frame
 
@@ -119,14 +120,14 @@ def classification_view(report: dict):
                       label="Confusion matrix (rows: true label, columns: predicted)"),
             gr.update(value=per_class_frame(report), visible=True, label="Per class"),
             gr.update(value=confidence_frame(report), visible=True), gr.update(visible=False),
-            gr.update(value=mistakes_frame(report), label="Mistakes, most confident first"))
+            gr.update(value=mistakes_frame(report), label="Mistakes, most confident first", visible=True))
 
 
 def regression_view(report: dict):
     return (regression_summary_html(report), gr.update(value=None, visible=False),
             gr.update(value=None, visible=False), gr.update(value=None, visible=False),
             gr.update(value=points_frame(report), visible=True),
-            gr.update(value=worst_frame(report), label="Largest errors first"))
+            gr.update(value=worst_frame(report), label="Largest errors first", visible=True))
 
 
 def qa_view(report: dict):
@@ -135,8 +136,8 @@ def qa_view(report: dict):
                       label="Exact match and F1, answerable and unanswerable questions"),
             gr.update(value=qa_outcomes_frame(report), visible=True, label="What the model did"),
             gr.update(value=None, visible=False), gr.update(visible=False),
-            gr.update(value=qa_mistakes_frame(report), label="Mistakes: wrong answers, missed answers, "
-                                                                      "answers to unanswerable questions"))
+            gr.update(value=qa_mistakes_frame(report), visible=True,
+                      label="Mistakes: wrong answers, missed answers, answers to unanswerable questions"))
 
 
 def multi_label_view(report: dict):
@@ -144,5 +145,6 @@ def multi_label_view(report: dict):
             gr.update(value=per_class_frame(report, "per_label"), visible=True,
                       label=f"Per label at threshold {report['threshold']:.2f}"),
             gr.update(value=None, visible=False), gr.update(value=None, visible=False), gr.update(visible=False),
-            gr.update(value=label_set_mistakes_frame(report), label="Wrong label sets, furthest first"))
+            gr.update(value=label_set_mistakes_frame(report), label="Wrong label sets, furthest first",
+                      visible=True))
 

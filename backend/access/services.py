@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import shutil
 import threading
 import uuid
@@ -19,6 +20,7 @@ from backend.data.reading import read_table
 from backend.jobs.limits import Limits
 from backend.models import catalog
 from backend.schemas import QUEUED, RUNNING, JobSpec, RunRecord, StudioError
+from backend.serving import batch_scoring, export
 from backend.training.runs import safe_name
 
 SAMPLE_DATA = Path(__file__).resolve().parents[2] / "sample_data"
@@ -40,9 +42,10 @@ class Services:
         self.data_dir = Path(self.data_dir).resolve()
         self.model_dirs = [Path(folder).expanduser().resolve() for folder in self.model_dirs]
         self.upload_dirs = [Path(folder).expanduser().resolve() for folder in self.upload_dirs]
-        for sub in ("uploads", "runs", "outputs"):
+        for sub in ("uploads", "runs", "outputs", "places"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         self._submitting = threading.Lock()  # a limit check and the submit it allows happen as one step
+        self._placing = threading.Lock()  # one read-change-write of a place file at a time
 
     # ---- who is asking ----
 
@@ -128,6 +131,28 @@ class Services:
         if self.demo:
             raise StudioError(f"{what} is off: this server is a read-only demo of chosen runs.")
 
+    # ---- where each person left off: a reload or a restart keeps their place ----
+
+    def place(self, owner: str) -> dict:
+        """What this person last checked on the Data tab (files and chosen columns), the preview's model and max
+        length, and the tab they were on; {} when nothing is kept."""
+        try:
+            place = json.loads(self._place_file(owner).read_text())
+        except (OSError, ValueError):
+            return {}
+        return place if isinstance(place, dict) else {}
+
+    def keep_place(self, owner: str, **changes) -> None:
+        """Merge `changes` into the person's place; written whole and renamed, so a reader never sees half."""
+        with self._placing:
+            path = self._place_file(owner)
+            temp = path.with_name(f".{uuid.uuid4().hex}.part")
+            temp.write_text(json.dumps(self.place(owner) | changes))
+            temp.replace(path)
+
+    def _place_file(self, owner: str) -> Path:
+        return self.data_dir / "places" / f"{safe_name(owner)}.json"
+
     # ---- files and models ----
 
     def output_path(self, owner: str, name: str) -> Path:
@@ -135,6 +160,22 @@ class Services:
         folder = self.data_dir / "outputs" / safe_name(owner)
         folder.mkdir(parents=True, exist_ok=True)
         return folder / safe_name(name)
+
+    def export(self, job_id: str, viewer: Viewer) -> Path:
+        """The job's model as a zip (`python -m backend export`) in the person's outputs folder."""
+        run_dir = self.run_dir(job_id, viewer)
+        target = self.output_path(viewer.name, f"minilm-studio-{job_id}.zip")
+        model = run_dir / "model"
+        if target.is_file() and model.is_dir() and target.stat().st_mtime >= model.stat().st_mtime:
+            return target  # already exported from this model: no second zip of hundreds of MB
+        return export.export_run(run_dir, target)
+
+    def score(self, job_id: str, viewer: Viewer, csv_path: str | Path) -> dict:
+        """An uploaded CSV scored by the job's model into the person's outputs folder: batch scoring's summary, whose
+        `output` is the scored file."""
+        run_dir = self.run_dir(job_id, viewer)
+        kept = self.keep_upload(csv_path, viewer.name)
+        return batch_scoring.score_csv(run_dir, kept, self.output_path(viewer.name, f"scored-{job_id}-{kept.name}"))
 
     def models(self) -> list[catalog.Resolution]:
         """What people on this server may pick: the available catalog models, then the operator's folders."""

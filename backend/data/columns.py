@@ -8,6 +8,11 @@ import pandas as pd
 from backend.data.reading import Messages
 
 GUESS_ROWS = 2_000  # column roles are guessed from this many rows
+# Free text, whatever the header: cells of several words on average, mostly different from each other. A second
+# such column filled on nearly every row is read as the second text of a pair; one often left blank (notes) is not.
+FREE_TEXT_WORDS = 3
+FREE_TEXT_DISTINCT = 0.5
+PAIR_FILLED = 0.9
 
 # Header names that tell a column's role, tried in order: exact names first, then names containing a hint of 4+ letters.
 NAME_MATCHES = (lambda name, hint: name == hint, lambda name, hint: len(hint) >= 4 and hint in name)
@@ -29,6 +34,8 @@ MESSAGES = Messages({
     "pair_needed": "Text-pair classification needs a second text column; choose one of: {columns}.",
     "column_twice": "'{column}' is chosen for two roles; the text, second text and label columns must differ.",
     "roles_unknown": "Could not tell the text column from the label column ({columns}); choose them.",
+    "text_unused": "Column '{column}' of {name} holds text too but is not used; to use it, choose it as the second "
+                   "text column (the model then reads it beside '{text}').",
 })
 _fail = MESSAGES.fail
 
@@ -51,18 +58,55 @@ def match_headers(frame: pd.DataFrame, roles: dict, hints: dict) -> dict:
 
 def guess_columns(frame: pd.DataFrame, chosen: dict | None = None) -> dict:
     """Text, second text and label columns: those in `chosen` kept, the rest guessed from header names, then by
-    content (a second text only ever by name): the longest texts, and the fewest distinct values (at least two)."""
+    content: the longest texts, the fewest distinct values (at least two), and a second text when one more column
+    holds free text on nearly every row (`first, second, relation` is a pair whatever its headers say)."""
     roles = match_headers(frame, {role: (chosen or {}).get(role) for role in ROLE_HINTS}, ROLE_HINTS)
     head = frame.head(GUESS_ROWS)
     free = [column for column in frame.columns if column not in roles.values()]
-    if roles["text_column"] is None and free:
+    by_content = roles["text_column"] is None
+    if by_content and free:
         roles["text_column"] = max(free, key=lambda column: head[column].str.len().mean())
         free.remove(roles["text_column"])
     if roles["label_column"] is None and free:
         roles["label_column"] = min(reversed(free), key=lambda column: distinct_rank(head[column]))
+        free.remove(roles["label_column"])
     if roles["text_column"] is None or roles["label_column"] is None:
         raise _fail("roles_unknown", columns=", ".join(frame.columns))
+    if roles["text_pair_column"] is None:
+        roles |= second_text(head, roles["text_column"], free, by_content)
     return roles
+
+
+def second_text(head: pd.DataFrame, text: str, free: list, reorder: bool) -> dict:
+    """{text_pair_column} (and {text_column} when `reorder`: the pair in the table's order) when exactly one free
+    column holds free text on nearly every row beside a text column that does too; else {}."""
+    texts = [column for column in free if free_text(head[column], PAIR_FILLED)]
+    if len(texts) != 1 or not free_text(head[text], PAIR_FILLED):
+        return {}
+    first, second = text, texts[0]
+    if reorder and list(head.columns).index(second) < list(head.columns).index(first):
+        first, second = second, first
+    return {"text_column": first, "text_pair_column": second}
+
+
+def free_text(values: pd.Series, filled: float = 0.0) -> bool:
+    """Whether a column holds free text: at least `filled` of its cells (and two) non-blank, of several words on
+    average, mostly different from each other."""
+    cells = values.str.strip()
+    given = cells[cells != ""]
+    if len(given) < max(2, filled * len(cells)):
+        return False
+    return bool(given.str.split().str.len().mean() >= FREE_TEXT_WORDS
+                and given.nunique() >= FREE_TEXT_DISTINCT * len(given))
+
+
+def unused_texts(frame: pd.DataFrame, columns: dict, name: str) -> list[str]:
+    """A sentence for each column of free text the chosen roles leave unread: a text column is never dropped
+    silently."""
+    head = frame.head(GUESS_ROWS)
+    used = set(columns.values())
+    return [MESSAGES.say("text_unused", column=column, name=name, text=columns["text_column"])
+            for column in frame.columns if column not in used and free_text(head[column])]
 
 
 def distinct_rank(values: pd.Series) -> int:

@@ -67,7 +67,9 @@ def progress(record: RunRecord, lines: list[dict], now: float) -> dict:
         "epoch": last.get("epoch"), "elapsed_s": round(elapsed, 1),
         "remaining_s": round(remaining, 1) if remaining is not None else None,
         "samples_per_second": speed, "loss": last.get("loss"), "learning_rate": last.get("learning_rate"),
+        "average_samples_per_second": last.get("average_samples_per_second"),  # = results.json's, once finished
         "eval": {k: v for k, v in eval_lines[-1].items() if k.startswith("eval_")} if eval_lines else {},
+        "eval_step": eval_lines[-1].get("step") if eval_lines else None,
     }
 
 

@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -351,9 +352,29 @@ def load_tokenizer(key_or_dir: str | Path):
 @lru_cache(maxsize=8)
 def _load_tokenizer(location: str, local_only: bool):
     try:
-        return AutoTokenizer.from_pretrained(location, local_files_only=local_only, trust_remote_code=False)
+        return one_call_at_a_time(
+            AutoTokenizer.from_pretrained(location, local_files_only=local_only, trust_remote_code=False))
     except (OSError, ValueError) as exc:
         raise StudioError(f"Could not load a tokenizer from {location}: {str(exc).splitlines()[0]}") from None
+
+
+def one_call_at_a_time(tokenizer):
+    """The tokenizer, made safe to share between request threads: its encodings run one at a time.
+
+    A cached tokenizer serves up to four request threads, and a fast one keeps truncation and padding as state on
+    its Rust backend: every call sets them, then encodes. A second thread's call in between would make this one
+    encode with its settings (whole texts where they should be cut at the max length). Every way transformers'
+    tokenizers encode (`__call__`, `encode`, `tokenize`) goes through `_encode_plus`, so that method is wrapped in
+    the tokenizer's own lock; tests/serving/test_tokenizer_threads.py checks it from four threads at once.
+    """
+    encode, lock = tokenizer._encode_plus, threading.RLock()
+
+    def encode_alone(*args, **kwargs):
+        with lock:
+            return encode(*args, **kwargs)
+
+    tokenizer._encode_plus = encode_alone
+    return tokenizer
 
 
 def load_model(key_or_dir: str | Path, kind, labels=None):

@@ -26,7 +26,7 @@ from transformers import AutoTokenizer
 
 from backend import tasks
 from backend.tasks.loading import load_splits
-from backend.models.catalog import _quiet_loading
+from backend.models.catalog import _quiet_loading, one_call_at_a_time
 from backend.models.files import safetensors_files
 from backend.schemas import JobSpec, StudioError
 from backend.training import runs
@@ -163,7 +163,8 @@ def _load(folder: Path) -> LoadedRun:
     device = _best_device()
     kind = tasks.get(results.get("task") or _kind_of_head(folder))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder / runs.MODEL, local_files_only=True, trust_remote_code=False)
+        tokenizer = one_call_at_a_time(  # request threads share it
+            AutoTokenizer.from_pretrained(folder / runs.MODEL, local_files_only=True, trust_remote_code=False))
         with _quiet_loading():  # no progress bar in the server's log for every run a person opens
             model = _MODEL_CLASSES[kind.model_class_name].from_pretrained(
                 folder / runs.MODEL, use_safetensors=True, local_files_only=True, trust_remote_code=False,

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from backend.data import checks
-from backend.data.columns import GUESS_ROWS, MESSAGES as COLUMN_MESSAGES, choose_columns, distinct_rank
+from backend.data.columns import (GUESS_ROWS, MESSAGES as COLUMN_MESSAGES, choose_columns, distinct_rank,
+                                  unused_texts)
 from backend.data.reading import Messages, _rows, read_table
 from backend.data.records import Splits, ValidationReport, table_facts
 from backend.schemas import StudioError
@@ -45,7 +46,8 @@ def load_splits(spec, table, reads_pairs: bool | None, kind_of) -> Splits:
     the chosen kind's (None: as the table has them); `kind_of(rows)` gives the kind from the cleaned rows."""
     name = Path(spec.train_csv).name
     columns = choose_columns(spec, table.frame, name, reads_pairs)
-    warnings, tally = list(table.notes), {"ragged_rows": table.ragged_rows, "dropped_rows": 0}
+    warnings = list(table.notes) + unused_texts(table.frame, columns, name)  # never a text column dropped silently
+    tally = {"ragged_rows": table.ragged_rows, "dropped_rows": 0}
     data = checks.normalized(table.frame, columns, name, warnings, tally)
     kind = kind_of(data)
     data, labels = labelled(data, table.frame, columns, kind.has_labels, name)

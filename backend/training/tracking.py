@@ -141,6 +141,9 @@ class Window:
         seconds = max(time.perf_counter() - self.started, 1e-9)  # measured after .item(): the GPU has caught up
         progress.train_seconds += seconds
         progress.train_samples += self.rows
+        # The run's training speed so far (evaluations excluded): results.json's train_samples_per_second at the end,
+        # so the status line and the summary give one figure; samples_per_second is this window's alone.
+        average = progress.train_samples / max(progress.train_seconds, 1e-9)
         return {"epoch": round(progress.step / schedule.steps_per_epoch, 4), "loss": loss,
                 "learning_rate": learning_rate, "samples_per_second": round(self.rows / seconds, 2),
-                "total_steps": schedule.total_steps}
+                "average_samples_per_second": round(average, 2), "total_steps": schedule.total_steps}

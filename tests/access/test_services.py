@@ -163,3 +163,17 @@ def test_only_the_callers_own_files_are_kept(tmp_path, write_csv):
         with pytest.raises(StudioError, match="no longer on the server; please upload it again"):
             services.keep_upload(path, owner="ana")
     assert services.keep_upload(fresh, owner="ana").is_relative_to(services.data_dir / "uploads" / "ana")
+
+
+def test_a_place_is_kept_per_person_and_outlives_the_services_object(tmp_path):
+    services = Services(tmp_path / "data")
+    assert services.place("ana") == {}
+    services.keep_place("ana", data={"train_csv": "/x/reviews.csv", "eval_csv": None, "chosen": None}, tab="train")
+    services.keep_place("ana", max_length=48)
+    services.keep_place("ben", tab="compare")
+    restarted = Services(tmp_path / "data")  # a server restart reads the same files
+    assert restarted.place("ana") == {"data": {"train_csv": "/x/reviews.csv", "eval_csv": None, "chosen": None},
+                                      "tab": "train", "max_length": 48}
+    assert restarted.place("ben") == {"tab": "compare"}
+    (tmp_path / "data" / "places" / f"{safe_name('ben')}.json").write_text("{broken")
+    assert restarted.place("ben") == {}  # a damaged file is a fresh start, not an error

@@ -16,6 +16,7 @@ def test_every_task_kind_has_metrics_and_a_main_metric():
         "regression": (np.array([0.1, 0.9]), np.array([1.0, 0.0])),
         "multi_label_classification": (np.array([[2.0, -1.0], [-3.0, 4.0]]), np.array([[1, 0], [0, 1]])),
         "extractive_qa": (["Paris", ""], [["Paris"], [""]]),
+        "token_classification": ([["B-PER", "O"], ["O", "B-LOC"]], [["B-PER", "O"], ["B-LOC", "I-LOC"]]),
     }
     for task in tasks.names():
         kind = tasks.get(task)

@@ -42,8 +42,16 @@ def browser():
         launched.close()
 
 
+def forget_places(data_dir: Path) -> None:
+    """Each test's page starts as a new person's: on the Data tab with nothing checked (the app keeps where a person
+    left off, data/places/, and the session's server is shared by all tests)."""
+    for place in (Path(data_dir) / "places").glob("*.json"):
+        place.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def page(browser, app_server):
+    forget_places(app_server[1])
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)

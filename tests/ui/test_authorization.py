@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from tests.conftest import SAMPLE_DATA
 from tests.ui.conftest import CLASS_ACCOUNTS, login, start_sample_job, wait_state
 
 
@@ -35,7 +36,16 @@ CROSS_USER_ACTIONS = {
     "compare_runs_as_a": lambda c, theirs, own: c.predict(theirs, own, api_name="/compare_runs"),
     "compare_runs_as_b": lambda c, theirs, own: c.predict(own, theirs, api_name="/compare_runs"),
     "error_analysis": lambda c, theirs, own: c.predict(theirs, api_name="/error_analysis"),
+    "export_run": lambda c, theirs, own: c.predict(theirs, api_name="/export_run"),
+    "score_csv": lambda c, theirs, own: c.predict(theirs, _handle(SAMPLE_DATA / "sentiment_reviews.csv"),
+                                                  api_name="/score_csv"),
 }
+
+
+def _handle(path):
+    from gradio_client import handle_file
+
+    return handle_file(str(path))
 
 
 @pytest.mark.parametrize("target", ["ana", "ana_live"])
@@ -61,6 +71,7 @@ def test_the_teacher_reaches_every_job(class_server, jobs):
     assert lee.predict(jobs["ana"], api_name="/job_status")["owner"] == "ana"
     assert lee.predict(jobs["ana"], "a lovely film", api_name="/predict")["label"]
     assert lee.predict(jobs["ana"], jobs["ben"], api_name="/compare_runs")["a"]["name"] == "ana's"
+    assert lee.predict(jobs["ana"], api_name="/export_run").endswith(f"minilm-studio-{jobs['ana']}.zip")
 
 
 def test_the_owner_is_the_login_whatever_the_request_says(class_server, tiny_model_dir):

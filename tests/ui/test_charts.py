@@ -1,6 +1,8 @@
 """The pure formatting of ui/charts.py and ui/compare_view.py for the task kinds of issue 6 (no browser needed)."""
 from __future__ import annotations
 
+import pandas as pd
+
 from ui import charts, compare_view
 
 QA = {"answer": "Paris", "start": 13, "end": 18, "score": 0.8, "no_answer": False, "no_answer_score": 0.1,
@@ -48,8 +50,8 @@ def test_qa_disagreements_name_the_question_and_the_context():
         {"text": "Who?", "text_pair": "Ana did.", "gold": "Ana", "a": {"answer": "Ana", "correct": True},
          "b": {"answer": "", "correct": False}}]}}
     frame = compare_view.disagreements_frame(result)
-    assert list(frame.columns) == ["question", "context", "true", "A", "B"]
-    assert frame.iloc[0].tolist() == ["Who?", "Ana did.", "Ana", "Ana ✓", "no answer"]
+    assert list(frame.columns) == ["true", "A", "B", "question", "context"]
+    assert frame.iloc[0].tolist() == ["Ana", "Ana ✓", "no answer", "Who?", "Ana did."]
 
 
 def test_a_job_downloading_its_model_says_so_before_its_first_step():
@@ -58,3 +60,44 @@ def test_a_job_downloading_its_model_says_so_before_its_first_step():
               "state": "running", "name": "MiniLM-L12-H384 · reviews.csv", "job_id": "abc",
               "download": "Downloading MiniLM-L12-H384: 40 of 133 MB"}
     assert "Downloading MiniLM-L12-H384: 40 of 133 MB · " in charts.progress_html(status)
+
+
+def test_a_curve_of_one_point_is_drawn_as_a_short_dash_on_an_axis_from_step_zero():
+    frame = charts.curves_frame([{"step": 19, "eval_accuracy": 0.8, "loss": 0.5}, {"step": 40, "loss": 0.3}],
+                                ["eval_accuracy", "loss"])
+    dash = frame[frame["series"] == "accuracy"]
+    assert len(dash) == 2 and dash["step"].min() < 19 < dash["step"].max() and set(dash["value"]) == {0.8}
+    assert list(frame[frame["series"] == "loss"]["step"]) == [19, 40]
+    assert charts.step_range(frame)[0] == 0 and charts.step_range(frame)[1] > 40
+
+
+def test_identical_token_histograms_share_one_named_line():
+    same = {"edges": [1, 9, 17], "counts": [3, 1]}
+    frame = charts.histogram_frame({"MiniLM": {"histogram": same}, "BERT": {"histogram": dict(same)}})
+    assert set(frame["tokenizer"]) == {"MiniLM = BERT (same lengths)"}
+    other = charts.histogram_frame({"MiniLM": {"histogram": same}, "BERT": {"histogram": {**same, "counts": [2, 2]}}})
+    assert set(other["tokenizer"]) == {"MiniLM", "BERT"}
+
+
+def test_the_first_rows_show_the_label_before_the_long_texts():
+    report = {"label_column": "label", "samples": [{"text": "a long review", "notes": "n", "label": "pos"}]}
+    assert list(charts.samples_frame(report).columns) == ["label", "text", "notes"]
+
+
+def test_compare_tables_name_the_sides_a_and_b_and_give_the_points_room():
+    result = {"a": {"name": "all-MiniLM-L6-v2 · reviews.csv"}, "b": {"name": "bert-base · reviews.csv"},
+              "differences": {"metrics": {"accuracy": {"name": "accuracy", "a": 0.8, "b": 0.9, "points": -10.0,
+                                                       "better": "b"}}}}
+    assert compare_view.quality_frame(result).iloc[0].tolist() == ["accuracy", "0.8000", "0.9000", "-10.0 points", "B"]
+    assert "A = all-MiniLM-L6-v2 · reviews.csv · B = bert-base" in compare_view.sides_label("Quality", result)
+    x_lim, y_lim = compare_view.tradeoff_limits(pd.DataFrame({"latency_ms": [3.0, 9.0], "score": [0.8, 0.9]}))
+    assert x_lim[0] == 0 < 9.0 < x_lim[1] and y_lim[0] < 0.8 and y_lim[1] > 0.9
+
+
+def test_a_run_list_keeps_a_chosen_run_and_fills_an_empty_one():
+    from ui.tabs.playground_tab import offered
+
+    choices = [("new", "j3"), ("old", "j1")]
+    assert "value" not in offered(choices, "j1", "j3")  # chosen and still offered: untouched
+    assert offered(choices, None, "j3")["value"] == "j3"
+    assert offered(choices, "gone", "j3")["value"] == "j3"

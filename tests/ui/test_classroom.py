@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.conftest import CLASS_ACCOUNTS, AppServer, login, screenshot, start_sample_job, wait_state
+from tests.ui.conftest import CLASS_ACCOUNTS, AppServer, forget_places, login, screenshot, start_sample_job, wait_state
 
 
 def sign_in(browser, server: AppServer, name: str):
+    forget_places(server.data_dir)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)

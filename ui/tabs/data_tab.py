@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import asdict
+from pathlib import Path
 
 import gradio as gr
 
@@ -23,7 +24,7 @@ TASK_CHOICES = [("Detect from the columns", AUTO)] + [(title, key) for key, titl
 SEPARATOR_CHOICES = [("Detect", AUTO), ("| (bar)", "|"), (", (comma)", ","), ("; (semicolon)", ";")]
 
 
-def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.State) -> None:
+def create_data_tab(app: gr.Blocks, services: Services, data_spec: gr.State, data_stats: gr.State) -> None:
     gr.Markdown("### 1 · Your data\nUpload a training CSV (and a validation CSV if you have one), or try a sample.")
     with gr.Row():
         with gr.Column(scale=3):
@@ -51,7 +52,8 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
     status = gr.HTML()
     with gr.Row():
         balance = gr.BarPlot(x="label", y="rows", color="split", title="Rows per class", visible=False, height=260)
-        samples = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=260, visible=False)
+        samples = gr.Dataframe(label="First rows", interactive=False, wrap=True, max_height=260, visible=False,
+                               max_chars=120, elem_id="first-rows")  # long texts cut; a click shows all of it
     with gr.Accordion("Full report (JSON, as `python -m backend validate` prints it)", open=False):
         report_json = gr.JSON()
 
@@ -62,7 +64,7 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
         max_length = gr.Slider(16, 512, value=128, step=8, label="Max length (tokens)",
                                info="Longer texts are cut here. Shorter is faster; the suggestion keeps 95% of rows whole.")
         show_ids = gr.Checkbox(label="Show token ids and attention mask", value=False)
-    gr.Markdown(defaults_note, elem_classes="studio-note")  # a function: said afresh at every page load
+    defaults = gr.Markdown(elem_classes="studio-note")  # said afresh at every page load (below)
     model_note = gr.Markdown(elem_classes="studio-note")
     with gr.Row():
         stats = gr.Dataframe(label="Token lengths", interactive=False, visible=False)
@@ -76,15 +78,34 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
     preview_inputs = [data_spec, model, max_length, show_ids]
     preview_outputs = [model_note, stats, histogram, tokens, data_stats]
 
-    def on_preview(spec, model_key, length, show):
+    def on_preview(spec, model_key, length, show, request: gr.Request):
         try:
             model_key = services.check_model(model_key) if model_key else model_key
         except StudioError as exc:
             return "", HIDDEN, HIDDEN, charts.message_html("error", [str(exc)]), None
+        services.keep_place(viewer_of(request, services).name, model=model_key, max_length=int(length))
         return preview(spec, model_key, length, show)
 
+    def checked(owner: str, train, evaluation, chosen: dict | None):
+        """The check's outputs; the files and columns it accepted are kept as the person's place (a failed check
+        keeps the last good one, a cleared training file forgets it)."""
+        outputs = check(services, owner, train, evaluation, chosen)
+        if outputs[0] or not train:
+            data = outputs[0] and {"train_csv": outputs[0]["train_csv"], "eval_csv": outputs[0]["eval_csv"],
+                                   "chosen": chosen}
+            services.keep_place(owner, data=data or None)
+        return outputs
+
+    def kept_train(owner: str, train):
+        """The file in the box, else the one kept from before a reload (the box is empty after one)."""
+        return train or (services.place(owner).get("data") or {}).get("train_csv")
+
     def on_files(train, evaluation, request: gr.Request):
-        return check(services, viewer_of(request, services).name, train, evaluation, None)
+        return checked(viewer_of(request, services).name, train, evaluation, None)
+
+    def on_eval_file(train, evaluation, request: gr.Request):
+        owner = viewer_of(request, services).name
+        return checked(owner, kept_train(owner, train), evaluation, None)
 
     def on_columns(train, evaluation, text, pair, label, kind, start, sep, several, request: gr.Request):
         chosen = {"text_column": text, "text_pair_column": "" if pair == NONE else pair,
@@ -93,14 +114,34 @@ def create_data_tab(services: Services, data_spec: gr.State, data_stats: gr.Stat
             chosen["label_separator"] = sep
         if several:
             chosen |= {"label_columns": list(several), "label_column": None}
-        return check(services, viewer_of(request, services).name, train, evaluation, chosen)
+        owner = viewer_of(request, services).name
+        if not train:  # after a reload: the kept files, validation file included
+            evaluation = (services.place(owner).get("data") or {}).get("eval_csv")
+        return checked(owner, kept_train(owner, train), evaluation, chosen)
 
-    for event in (train_file.upload, eval_file.upload, train_file.clear, eval_file.clear):
+    def on_restore(request: gr.Request):
+        """After a reload or a restart: the data this person checked last, its columns and the preview's settings."""
+        owner = viewer_of(request, services).name
+        place = services.place(owner)
+        data = place.get("data")
+        if not data:
+            return (gr.update(),) * (len(check_outputs) + 2)
+        outputs = check(services, owner, data["train_csv"], data.get("eval_csv"), data.get("chosen"))
+        kept = [gr.update(value=place[key]) if place.get(key) else gr.update() for key in ("model", "max_length")]
+        return (*outputs, *kept)
+
+    for event in (train_file.upload, train_file.clear):
         event(on_files, [train_file, eval_file], check_outputs, api_visibility="private").then(
+            on_preview, preview_inputs, preview_outputs, api_visibility="private")
+    for event in (eval_file.upload, eval_file.clear):
+        event(on_eval_file, [train_file, eval_file], check_outputs, api_visibility="private").then(
             on_preview, preview_inputs, preview_outputs, api_visibility="private")
     for control in columns:
         control.input(on_columns, [train_file, eval_file] + columns, check_outputs, api_visibility="private").then(
             on_preview, preview_inputs, preview_outputs, api_visibility="private")
+    app.load(defaults_note, None, defaults, api_visibility="private", show_progress="hidden")
+    app.load(on_restore, None, check_outputs + [model, max_length], api_visibility="private").then(
+        on_preview, preview_inputs, preview_outputs, api_visibility="private")
     for button, path in sample_buttons:
         button.click(lambda p=str(path): (p, None), None, [train_file, eval_file], api_visibility="private").then(
             on_files, [train_file, eval_file], check_outputs, api_visibility="private").then(
@@ -174,7 +215,7 @@ def check(services: Services, owner: str, train: str | None, evaluation: str | N
         picker(views.roles, "answer_start_column", choices=headers, value=report.get("answer_start_column")),
         picker(views.roles, "label_separator", not several, value=report.get("label_separator") or AUTO),
         picker(views.roles, "label_columns", choices=headers, value=several),
-        summary_html(report) + charts.message_html("warn", report["warnings"]),
+        files_html(spec) + summary_html(report) + charts.message_html("warn", report["warnings"]),
         gr.update(value=balance, visible=not balance.empty, title=views.balance_title),
         gr.update(value=charts.samples_frame(report), visible=True),
         report,
@@ -187,6 +228,13 @@ def picker(roles: dict, role: str, shown: bool = True, **values):
     if role not in roles:
         return gr.update(visible=False, **values)
     return gr.update(label=roles[role], visible=shown, **values)
+
+
+def files_html(spec: DataSpec) -> str:
+    """Which files the check read: kept on the server, so a reload or a restart keeps them."""
+    names = Path(spec.train_csv).name + (f" + {Path(spec.eval_csv).name}" if spec.eval_csv else "")
+    return (f"<p class='studio-note'>Checked <b>{html.escape(names)}</b> (kept on the server for you: a page reload "
+            "keeps it, no need to upload again).</p>")
 
 
 def summary_html(report: dict) -> str:
@@ -212,12 +260,21 @@ def preview(spec: dict | None, model: str | None, max_length: int, show_ids: boo
     if result["bert"]:
         previews[result["bert"]["display_name"]] = result["bert"]
     return (
-        preview_note(result),
+        preview_note(result) + suggestion_note(result["suggested_max_length"], int(max_length)),
         gr.update(value=charts.stats_frame(previews, STAT_ROWS[views.stats]), visible=True),
         gr.update(value=charts.histogram_frame(previews), visible=True),
         charts.message_html("warn", result["warnings"]) + SAMPLE_VIEWS[views.sample](result["samples"], show_ids),
         {"rows": result["rows"], "mean_tokens": result["mean"], "suggested_max_length": result["suggested_max_length"]},
     )
+
+
+def suggestion_note(suggested: int | None, shown: int) -> str:
+    """Says what the max-length slider does with the suggestion: the Train tab follows it, this slider does not."""
+    if not suggested:
+        return ""
+    return (f" **The preview suggests a max length of {suggested} tokens** (95% of rows fit whole); the Train tab "
+            "starts from it. "
+            f"The slider here does not follow it: it only changes this preview (now {shown}).")
 
 
 def preview_note(result: dict) -> str:

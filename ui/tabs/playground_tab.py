@@ -12,8 +12,9 @@ import gradio as gr
 
 from backend.access.services import Services
 from backend.schemas import StudioError
-from backend.serving import batch_scoring, inference
+from backend.serving import inference
 from ui import charts
+from ui.downloads import hand_out
 from backend.access.users import Viewer
 from ui.session import viewer_of
 from ui.task_views import PLAYGROUND_VIEWS, views_of
@@ -30,6 +31,33 @@ def finished_choices(services: Services, viewer: Viewer) -> list[tuple[str, str]
             label = charts.run_label(record)
             choices.append((f"{label} · {record.owner}" if viewer.teacher else label, record.job_id))
     return choices
+
+
+LIST_SECONDS = 5.0  # how often open pages look for newly finished runs
+
+
+def offered(choices: list, value, default):
+    """A run list's update: the runs offered now; the person's choice is kept whenever it is still offered, and only
+    a list with no choice (or a vanished one) gets `default`."""
+    if value in [job for _, job in choices]:
+        return gr.update(choices=choices)
+    return gr.update(choices=choices, value=default)
+
+
+def follow_runs(app: gr.Blocks, services: Services, refresh: gr.Button | None, lists: list, updates) -> None:
+    """Run lists that stay current by themselves: filled on load, looked at again every LIST_SECONDS (sent only
+    when the finished runs changed) and on "Refresh list"; `updates(choices, *values)` never changes a choice."""
+    shown = gr.State(None)  # the choices this page was last sent
+
+    def on_runs_changed(data: dict, http: gr.Request):
+        choices = finished_choices(services, viewer_of(http, services))
+        if choices == data[shown]:
+            return {shown: gr.update()}
+        return {shown: choices, **dict(zip(lists, updates(choices, *[data[d] for d in lists])))}
+
+    timer = gr.Timer(LIST_SECONDS)
+    for trigger in (app.load, timer.tick) + ((refresh.click,) if refresh else ()):
+        trigger(on_runs_changed, {shown, *lists}, [shown, *lists], api_visibility="private", show_progress="hidden")
 
 
 def create_playground_tab(app: gr.Blocks, services: Services) -> None:
@@ -60,15 +88,15 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
     gr.Markdown("### Score a whole CSV\nEvery row gets the model's prediction: the label and the probability of each "
                 "class, the labels above 0.5 (multi-label), the value (regression), or the answer and its score (QA).")
     with gr.Row():
-        batch_file = gr.File(label="CSV to score", file_types=[".csv", ".tsv", ".txt"], type="filepath")
-        scored = gr.File(label="Scored CSV (download)", interactive=False)
+        batch_file = gr.File(label="CSV to score", file_types=[".csv", ".tsv", ".txt"], type="filepath",
+                             elem_id="play-batch-csv")
+        scored = gr.File(label="Scored CSV (download)", interactive=False, elem_id="play-scored")
     score = gr.Button("Score every row")
     batch_note = gr.HTML()
 
-    def on_refresh(http: gr.Request):
-        choices = finished_choices(services, viewer_of(http, services))
+    def lists_update(choices, job_a, job_b):
         first = choices[0][1] if choices else None
-        return gr.update(choices=choices, value=first), gr.update(choices=[(NONE, NONE)] + choices, value=NONE)
+        return offered(choices, job_a, first), offered([(NONE, NONE)] + choices, job_b, NONE)
 
     def on_runs(job_a, job_b, http: gr.Request):
         """Boxes for the first model's task, the threshold for multi-label models, the second column when picked."""
@@ -92,6 +120,9 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
             return (charts.message_html("warn", ["Pick a finished model first (train one on the Train tab)."]),) + empty
         if not (first or "").strip():
             return (charts.message_html("warn", ["Type a text to predict."]),) + empty
+        if job_a == job_b:
+            return (charts.message_html("warn", ["The first and the second model are the same run: pick a different "
+                                                 "second model, or (none)."]),) + empty
         try:
             answers = [answer(services, job, viewer, first, second) for job in (job_a, job_b) if job and job != NONE]
         except StudioError as exc:
@@ -113,18 +144,14 @@ def create_playground_tab(app: gr.Blocks, services: Services) -> None:
         if not job_a or not path:
             return None, charts.message_html("warn", ["Pick a model and upload a CSV to score."])
         try:
-            viewer = viewer_of(http, services)
-            run_dir = services.run_dir(job_a, viewer)
-            kept = services.keep_upload(path, viewer.name)
-            out = services.output_path(viewer.name, f"scored-{job_a}-{kept.name}")
-            summary = batch_scoring.score_csv(run_dir, kept, out)
+            summary = services.score(job_a, viewer_of(http, services), path)
+            scored_file = hand_out(summary["output"])
         except StudioError as exc:
             return None, charts.message_html("error", [str(exc)])
-        return str(out), f"<p class='studio-note'>Scored {summary['rows']:,} rows.</p>"
+        return scored_file, f"<p class='studio-note'>Scored {summary['rows']:,} rows.</p>"
 
     outputs = [verdict, label_a, why_a, label_b, why_b]
-    refresh.click(on_refresh, None, [run_a, run_b], api_visibility="private")
-    app.load(on_refresh, None, [run_a, run_b], api_visibility="private")
+    follow_runs(app, services, refresh, [run_a, run_b], lists_update)
     for control in (run_a, run_b):
         control.change(on_runs, [run_a, run_b], [text, text_pair, threshold, why_a, why_b, column_b],
                        api_visibility="private")

@@ -7,28 +7,34 @@ import gradio as gr
 
 from backend.access.services import Services
 from backend.schemas import StudioError
-from backend.serving import analysis, export, push
+from backend.serving import analysis, push
 from ui import charts
+from ui.downloads import hand_out
 from ui.session import viewer_of
 from ui.task_views import REPORT_VIEWS, views_of
-from ui.tabs.playground_tab import finished_choices
+from ui.tabs.playground_tab import follow_runs, offered
 
 
 def create_results_tab(app: gr.Blocks, services: Services) -> None:
-    gr.Markdown("### Where does the model go wrong?\nEvery number here is measured on the run's validation rows.")
+    gr.Markdown("### Where does the model go wrong?\nEvery number here is measured again, now, on the run's "
+                "validation rows with the model it kept (its best checkpoint). The Train tab's \"best checkpoint\" "
+                "figure is the same model's evaluation during training, in its batches and precision: the two can "
+                "differ in the last digit.")
     with gr.Row():
         run = gr.Dropdown(label="Finished run", choices=[], interactive=True, elem_id="results-run", scale=4)
         refresh = gr.Button("Refresh list", size="sm", scale=1)
     summary = gr.HTML()
     with gr.Row():
         confusion = gr.Dataframe(label="Confusion matrix (rows: true label, columns: predicted)", interactive=False,
-                                 elem_id="results-first-table")
-        per_class = gr.Dataframe(label="Per class", interactive=False, elem_id="results-second-table")
+                                 elem_id="results-first-table", visible=False)  # hidden until a run is read:
+        per_class = gr.Dataframe(label="Per class", interactive=False, elem_id="results-second-table",  # no "1 2 3"
+                                 visible=False)
     with gr.Row():
         histogram = gr.BarPlot(x="confidence", y="rows", color="outcome", title="How sure the model was",
                                height=260, x_title="top-class probability", sort=None)
         points = gr.ScatterPlot(x="gold", y="predicted", title="Predicted vs true value", height=260, visible=False)
-    mistakes = gr.Dataframe(label="Mistakes, most confident first", interactive=False, wrap=True, max_height=360)
+    mistakes = gr.Dataframe(label="Mistakes, most confident first", interactive=False, wrap=True, max_height=360,
+                            max_chars=160, visible=False, elem_id="results-examples")  # a click shows a whole text
 
     gr.Markdown("### Take the model with you\nA zip that `transformers` loads as is: the model, its tokenizer and "
                 "label names, a model card, the job spec and the results.")
@@ -45,13 +51,12 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
         push_button = gr.Button("Push to hub", scale=1)
     push_note = gr.HTML(elem_id="push-note")
 
-    def on_refresh(http: gr.Request):
-        choices = finished_choices(services, viewer_of(http, services))
-        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+    def lists_update(choices, job_id):
+        return (offered(choices, job_id, choices[0][1] if choices else None),)
 
     def on_run(job_id, http: gr.Request):
         empty = ("", gr.update(value=None, visible=False), gr.update(value=None, visible=False),
-                 gr.update(value=None, visible=False), gr.update(visible=False), gr.update(value=None))
+                 gr.update(value=None, visible=False), gr.update(visible=False), gr.update(value=None, visible=False))
         if not job_id:
             return empty
         try:
@@ -64,12 +69,7 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
         if not job_id:
             return None
         try:
-            viewer = viewer_of(http, services)
-            run_dir = services.run_dir(job_id, viewer)
-            target = services.output_path(viewer.name, f"minilm-studio-{job_id}.zip")
-            if target.exists() and target.stat().st_mtime >= (run_dir / "model").stat().st_mtime:
-                return str(target)  # already exported from this model: no second zip of hundreds of MB
-            return str(export.export_run(run_dir, target))
+            return hand_out(services.export(job_id, viewer_of(http, services)))
         except StudioError as exc:
             gr.Warning(str(exc))
             return None
@@ -89,8 +89,7 @@ def create_results_tab(app: gr.Blocks, services: Services) -> None:
                 f"{html.escape(pushed['commit'][:7])}; {seen_by} can see it).</p>"), ""
 
     outputs = [summary, confusion, per_class, histogram, points, mistakes]
-    refresh.click(on_refresh, None, run, api_visibility="private")
-    app.load(on_refresh, None, run, api_visibility="private")
+    follow_runs(app, services, refresh, [run], lists_update)
     run.change(on_run, run, outputs, api_visibility="private")
     build.click(on_export, run, download, api_visibility="private")
     # The token field is emptied after every try: it lives in the page only as long as one push takes.

@@ -32,11 +32,12 @@ HINTS = {  # tooltips a student understands
 }
 
 
-def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, data_stats: gr.State) -> None:
+def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, data_stats: gr.State,
+                     queued: gr.State) -> None:
     with gr.Row():
         with gr.Column(scale=2):
             gr.Markdown("### Set up a job")
-            data_note = gr.HTML(charts.message_html("warn", ["Check your data on the Data tab first."]))
+            data_note = gr.HTML()  # filled on load: the kept data after a reload, else where to start
             model = gr.Dropdown(label="Model", choices=model_choices(services), value=default_key("minilm"),
                                 interactive=True, elem_id="train-model")
             preset = gr.Radio(label="Preset", choices=[(p.title, key) for key, p in PRESETS.items()], value="quick")
@@ -62,7 +63,7 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
             start_note = gr.HTML()
         with gr.Column(scale=3):
             gr.Markdown("### Your jobs\nClick a job to watch it.")
-            jobs_table = gr.Dataframe(interactive=False, max_height=220, wrap=True)
+            jobs_table = gr.Dataframe(charts.jobs_frame([]), interactive=False, max_height=220, wrap=True)
             progress = gr.HTML(charts.progress_html(None), elem_id="job-progress")
             with gr.Row():
                 cancel = gr.Button("Cancel job", interactive=False, size="sm")
@@ -77,7 +78,7 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
     watched = gr.State(None)  # the job clicked or started last; else the newest job is shown
     # One id per state of the form: Start pressed twice on an unchanged form (a double click, however slow) is one
     # job; any change to the data, model or a setting gives a new id, so the next Start is a new job.
-    request_id = gr.State(lambda: uuid.uuid4().hex)
+    request_id = gr.State(None)  # a fresh id at each page load (below), by an event the API page does not show
     timer = gr.Timer(POLL_SECONDS, active=False)
 
     form = [epochs, batch_size, learning_rate, max_length, eval_every, patience, seed, precision]
@@ -143,9 +144,9 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
             charts.jobs_frame(statuses, with_owner=viewer.teacher), charts.progress_html(current),
             gr.update(interactive=bool(current and current["can_cancel"])),
             gr.update(interactive=bool(current and current["can_resume"])),
-            charts.curves_frame(metrics, ["loss", "eval_loss"]),
-            charts.curves_frame(metrics, charts.eval_keys(metrics)),
-            charts.curves_frame(metrics, ["learning_rate"]),
+            curve(charts.curves_frame(metrics, ["loss", "eval_loss"])),
+            curve(charts.curves_frame(metrics, charts.eval_keys(metrics))),
+            curve(charts.curves_frame(metrics, ["learning_rate"])),
             charts.results_html(current) if current else "",
             current["log_tail"] if current else "",
             gr.Timer(active=busy),
@@ -172,10 +173,23 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
     cancel.click(on_cancel, watched, view, api_visibility="private")
     resume.click(on_resume, watched, view, api_visibility="private")
     app.load(on_tick, watched, view, api_visibility="private")  # a reload reattaches to the jobs
+    app.load(new_request_id, None, request_id, api_visibility="private", show_progress="hidden")
+    queued.change(on_tick, watched, view, api_visibility="private")  # Compare's "Train both": listed here at once
+
+    def on_load_note(http: gr.Request):
+        """Where to start, unless the Data tab is bringing back this person's checked data (it fills the note)."""
+        kept = services.place(viewer_of(http, services).name).get("data")
+        return gr.update() if kept else data_html(None, None)
+    app.load(on_load_note, None, data_note, api_visibility="private", show_progress="hidden")
 
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def curve(frame):
+    """A curve's update: its points, on an x axis from step 0 (a single evaluation is drawn where it happened)."""
+    return gr.update(value=frame, x_lim=charts.step_range(frame))
 
 
 def curve_plot(title: str, height: int = 240) -> gr.LinePlot:
