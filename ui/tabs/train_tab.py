@@ -63,7 +63,8 @@ def create_train_tab(app: gr.Blocks, services: Services, data_spec: gr.State, da
             start_note = gr.HTML()
         with gr.Column(scale=3):
             gr.Markdown("### Your jobs\nClick a job to watch it.")
-            jobs_table = gr.Dataframe(charts.jobs_frame([]), interactive=False, max_height=220, wrap=True)
+            jobs_table = gr.Dataframe(charts.jobs_frame([]), interactive=False, max_height=220, wrap=True,
+                                      column_widths=["27%", "33%", "14%", "14%", "12%"])  # fits 1400 px
             progress = gr.HTML(charts.progress_html(None), elem_id="job-progress")
             with gr.Row():
                 cancel = gr.Button("Cancel job", interactive=False, size="sm")
