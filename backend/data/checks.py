@@ -103,6 +103,24 @@ def count_leaked(train_keys: pd.Series, eval_keys: pd.Series, warnings: list, me
     return leaked
 
 
+def train_and_eval(spec, table, roles: dict, read_rows, check_usable, read_eval, split):
+    """What the kinds that read rows their own way (QA, tokens) share before their own checks: the training rows
+    read by `read_rows(frame, roles, name)` and `check_usable(rows, counts, name)`, then the evaluation rows from
+    the validation CSV (`read_eval(path, roles, warnings, tally)`) or held out by `split(rows, fraction, seed,
+    name) -> (train, eval, how)`. Returns (rows, train, eval, how, warnings, tally)."""
+    name = Path(spec.train_csv).name
+    rows, warnings, counts = read_rows(table.frame, roles, name)
+    warnings[:0] = table.notes
+    check_usable(rows, counts, name)
+    tally = {"ragged_rows": table.ragged_rows, "dropped_rows": len(table.frame) - len(rows)}
+    if spec.eval_csv:
+        train, evaluation = rows, read_eval(spec.eval_csv, roles, warnings, tally)
+        how = f"validation CSV {Path(spec.eval_csv).name}"
+    else:
+        train, evaluation, how = split(rows, spec.eval_fraction, spec.split_seed, name)
+    return rows, train, evaluation, how, warnings, tally
+
+
 def read_validation(path: str, roles: dict, read_rows, warnings: list, tally: dict):
     """A kind's validation CSV, read with the training CSV's columns (`roles`; a role left None is not read) by the
     kind's `read_rows(frame, roles, name) -> (rows, warnings, outcome counts)`: its warnings added to `warnings`,

@@ -156,18 +156,27 @@ class TaskKind:
         """Batch scoring's (columns added, cells per row, summary totals); rows not in `usable` get empty cells."""
         raise NotImplementedError(f"{type(self).__name__} has no batch_cells")
 
+    # A module with eval_rows(run, frame), error_report(frame, max_examples) and disagreements(rows, limit), for the
+    # kinds whose analysis is just those functions (multi-label, QA); the methods below call it.
+    reports = None
+
     def eval_rows(self, run, frame) -> list[dict]:
         """One JSON-safe record per validation row (`frame`: the eval split), with `text` and `text_pair` (when the
         run reads two) so compare can line two runs' rows up."""
-        raise NotImplementedError(f"{type(self).__name__} has no eval_rows")
+        return self._reports().eval_rows(run, frame)
 
     def error_report(self, run, frame, max_examples: int) -> dict:
         """The Results tab's report from `eval_rows`' frame (text_pair always present)."""
-        raise NotImplementedError(f"{type(self).__name__} has no error_report")
+        return self._reports().error_report(frame, max_examples)
 
     def disagreements(self, rows, limit: int) -> dict:
         """The validation rows two runs predict differently, from backend.serving.compare.aligned's frame."""
-        raise NotImplementedError(f"{type(self).__name__} has no disagreements")
+        return self._reports().disagreements(rows, limit)
+
+    def _reports(self):
+        if self.reports is None:
+            raise NotImplementedError(f"{type(self).__name__} has no reports")
+        return self.reports
 
     def card_outputs(self, results: dict) -> list[str]:
         """The model card's lines saying what the model outputs."""

@@ -1,7 +1,8 @@
 """Multi-label classification: any number of labels a row, one sigmoid and binary cross-entropy per label."""
 from __future__ import annotations
 
-from backend.tasks.base import Views
+from backend.tasks.base import TaskKind, Views
+from backend.tasks.multi_label import analysis
 from backend.tasks.sequence import SequenceKind
 
 
@@ -12,6 +13,9 @@ class MultiLabelClassification(SequenceKind):
     problem_type = "multi_label_classification"
     # Pools every (row, label) decision, so it stays steady when some labels are rare, and no label at all scores 0.
     main_metric = "micro_f1"
+    # Its reports are its own module's (per label, label sets), not the single-label ones SequenceKind gives.
+    reports = analysis
+    eval_rows, error_report, disagreements = TaskKind.eval_rows, TaskKind.error_report, TaskKind.disagreements
     views = Views(roles={**Views().roles, "label_separator": "Label separator (several labels in one cell)",
                          "label_columns": "Label columns (one 0/1 column per label)"},
                   balance_title="Rows per label", label_noun="labels", threshold=True, report="multi_label",
@@ -75,21 +79,6 @@ class MultiLabelClassification(SequenceKind):
 
         cut = sequence_inference.checked_threshold(threshold)
         return sequence_inference.label_set_cells(run, texts, pairs, usable, cut)
-
-    def eval_rows(self, run, frame):
-        from backend.tasks.multi_label import analysis
-
-        return analysis.eval_rows(run, frame)
-
-    def error_report(self, run, frame, max_examples):
-        from backend.tasks.multi_label import analysis
-
-        return analysis.error_report(frame, max_examples)
-
-    def disagreements(self, rows, limit):
-        from backend.tasks.multi_label import analysis
-
-        return analysis.disagreements(rows, limit)
 
     def card_outputs(self, results):
         return super().card_outputs(results) + [

@@ -238,15 +238,8 @@ def load_splits(spec, table, kind) -> Splits:
     then)."""
     name = Path(spec.train_csv).name
     roles = choose_roles(spec, table.frame, name)
-    rows, warnings, counts = read_rows(table.frame, roles, name)
-    warnings[:0] = table.notes
-    _check_usable(rows, counts, name)
-    tally = {"ragged_rows": table.ragged_rows, "dropped_rows": len(table.frame) - len(rows)}
-    if spec.eval_csv:
-        train, evaluation = rows, _read_eval(spec.eval_csv, roles, warnings, tally)
-        split = f"validation CSV {Path(spec.eval_csv).name}"
-    else:
-        train, evaluation, split = split_by_context(rows, spec.eval_fraction, spec.split_seed, name)
+    rows, train, evaluation, split, warnings, tally = checks.train_and_eval(
+        spec, table, roles, read_rows, _check_usable, _read_eval, split_by_context)
     _check_sides(rows, train, evaluation, name, warnings)
     duplicates, leaked = _repeats(rows, train, evaluation, name, warnings)
     train, evaluation = train.reset_index(drop=True), evaluation.reset_index(drop=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from backend.schemas import StudioError
 from backend.tasks.base import TaskKind, Views
+from backend.tasks.qa import analysis
 
 
 class ExtractiveQA(TaskKind):
@@ -13,6 +14,7 @@ class ExtractiveQA(TaskKind):
     has_labels = False
     reads_pairs = True  # a question and its context
     main_metric = "f1"  # F1 over answer words, SQuAD's headline number; exact match gives no credit for a near miss
+    reports = analysis
     views = Views(
         roles={"text_column": "Question column", "text_pair_column": "Context column",
                "label_column": "Answer text column",
@@ -143,21 +145,6 @@ class ExtractiveQA(TaskKind):
         from backend.tasks.qa import inference
 
         return inference.answer_cells(run, texts, pairs, usable)
-
-    def eval_rows(self, run, frame):
-        from backend.tasks.qa import analysis
-
-        return analysis.eval_rows(run, frame)
-
-    def error_report(self, run, frame, max_examples):
-        from backend.tasks.qa import analysis
-
-        return analysis.error_report(frame, max_examples)
-
-    def disagreements(self, rows, limit):
-        from backend.tasks.qa import analysis
-
-        return analysis.disagreements(rows, limit)
 
     def card_outputs(self, results):
         return ["Output: the answer as a span of the context it is given, or no answer when the context does not "

@@ -244,15 +244,8 @@ def load_splits(spec, table, kind) -> Splits:
     deterministic for a spec. Frames: tokens (list[str]), tags (list[str], repaired IOB2); labels: `labels_for`."""
     name = Path(spec.train_csv).name
     roles = choose_roles(spec, table.frame, name)
-    rows, warnings, counts = read_rows(table.frame, roles, name)
-    warnings[:0] = table.notes
-    _check_usable(rows, counts, name)
-    tally = {"ragged_rows": table.ragged_rows, "dropped_rows": len(table.frame) - len(rows)}
-    if spec.eval_csv:
-        train, evaluation = rows, _read_eval(spec.eval_csv, roles, warnings, tally)
-        split = f"validation CSV {Path(spec.eval_csv).name}"
-    else:
-        train, evaluation, split = split_sentences(rows, spec.eval_fraction, spec.split_seed, name)
+    rows, train, evaluation, split, warnings, tally = checks.train_and_eval(
+        spec, table, roles, read_rows, _check_usable, _read_eval, split_sentences)
     labels = _check_sides(train, evaluation, table.frame, name, warnings)
     duplicates, leaked = _repeats(rows, train, evaluation, name, warnings)
     train, evaluation = train.reset_index(drop=True), evaluation.reset_index(drop=True)
